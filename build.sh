@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+#
+# ./build.sh [build]   install what is missing, build the dynamic module
+# ./build.sh run       build, then run a private Redis and NGINX on PORT
+# ./build.sh test      build, then run every suite in t/ (prove -r t)
+# ./build.sh clean     remove build/
+#
+# Environment: NGINX_SRC (an NGINX source tree to build against instead of
+# Debian's /usr/share/nginx/src), NGINX_BINARY (the nginx to run and test
+# with; /usr/sbin/nginx by default), PORT (8080), REDIS_PORT (6390),
+# TEST_NGINX_REDIS_PORT (6391), SANITIZE=1 (AddressSanitizer and
+# UndefinedBehaviorSanitizer in the module and the unit tests), JOBS.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$ROOT/build
+MODULE_NAME=ngx_http_async_primes_module
+MODULE=$BUILD/modules/$MODULE_NAME.so
+NGINX_BINARY=${NGINX_BINARY:-/usr/sbin/nginx}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+PACKAGES="gcc make perl nginx-core nginx-dev libhiredis-dev libssl-dev
+          redis-server curl"
+
+log() {
+    printf '%s\n' "build.sh: $*" >&2
+}
+
+die() {
+    log "error: $*"
+    exit 1
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root or sudo to run: $*"
+    fi
+}
+
+install_deps() {
+    local missing=() pkg
+
+    for pkg in $PACKAGES; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null \
+             | grep -q 'ok installed'
+        then
+            missing+=("$pkg")
+        fi
+    done
+
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null
+}
+
+sanitize_flags() {
+    if [ "${SANITIZE:-0}" = 1 ]; then
+        echo "-fsanitize=address,undefined -fno-omit-frame-pointer"
+    fi
+}
+
+build_module() {
+    local src=${NGINX_SRC:-/usr/share/nginx/src} tree stamp flags
+    local -a conf_flags=()
+
+    [ -x "$src/configure" ] || die "no NGINX source tree in $src"
+
+    flags="-g -O2 -Wall -Werror $(sanitize_flags)"
+    tree=$BUILD/nginx
+    stamp="$src|$flags"
+
+    # configure once per source tree and flags, in a copy: the tree may be
+    # read-only (Debian's) and must stay clean
+    if [ ! -f "$tree/Makefile" ] || [ "$(cat "$BUILD/.stamp" 2>/dev/null)" != "$stamp" ]
+    then
+        rm -rf "$tree"
+        mkdir -p "$tree"
+        cp -a "$src/." "$tree/"
+
+        if [ -f "$src/conf_flags" ]; then
+            # Debian's own configure arguments: the module must match the
+            # binary it is loaded into (--with-compat, --with-threads)
+            # shellcheck disable=SC1091
+            . "$src/conf_flags"
+            conf_flags=("${NGX_CONF_FLAGS[@]}")
+        else
+            conf_flags=(--with-compat --with-threads)
+        fi
+
+        log "configuring against $src"
+        (cd "$tree" && ./configure "${conf_flags[@]}" \
+            --with-cc-opt="$flags" \
+            --add-dynamic-module="$ROOT" >"$BUILD/configure.log" 2>&1) \
+            || { tail -n 30 "$BUILD/configure.log"; die "configure failed"; }
+
+        echo "$stamp" >"$BUILD/.stamp"
+    fi
+
+    log "building $MODULE_NAME.so"
+    make -C "$tree" -j"$JOBS" -f objs/Makefile modules \
+        >"$BUILD/make.log" 2>&1 \
+        || { grep -E 'error:|warning:|No rule' "$BUILD/make.log" | head -n 40;
+             die "the build failed (see build/make.log)"; }
+
+    mkdir -p "$BUILD/modules"
+    cp "$tree/objs/$MODULE_NAME.so" "$MODULE"
+    log "built $MODULE"
+}
+
+build() {
+    install_deps
+    mkdir -p "$BUILD"
+    build_module
+}
+
+# The nginx processes need the sanitizer runtime loaded first.
+nginx_env() {
+    if [ "${SANITIZE:-0}" = 1 ]; then
+        echo "LD_PRELOAD=$(gcc -print-file-name=libasan.so)" \
+             "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$BUILD/asan" \
+             "UBSAN_OPTIONS=print_stacktrace=1:log_path=$BUILD/ubsan"
+    fi
+}
+
+start_redis() {
+    local port=$1 dir=$2 i
+
+    mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize yes --dir "$dir" \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+
+    for i in $(seq 50); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+
+    die "redis-server did not start on port $port (see $dir/redis.log)"
+}
+
+stop_redis() {
+    local port=$1
+
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}
+
+run() {
+    local port=${PORT:-8080} redis_port=${REDIS_PORT:-6390}
+    local dir=$BUILD/run
+
+    build
+
+    rm -rf "$dir"
+    mkdir -p "$dir/conf" "$dir/logs"
+
+    sed -e "s|@MODULE@|$MODULE|" -e "s|@PORT@|$port|" \
+        -e "s|@REDIS_PORT@|$redis_port|" \
+        "$ROOT/conf/example.conf" >"$dir/conf/nginx.conf"
+
+    start_redis "$redis_port" "$dir/redis"
+
+    stop() {
+        trap - INT TERM EXIT
+        log "stopping"
+        if [ -f "$dir/logs/nginx.pid" ]; then
+            kill -QUIT "$(cat "$dir/logs/nginx.pid")" 2>/dev/null || true
+        fi
+        [ -n "${nginx_pid:-}" ] && wait "$nginx_pid" 2>/dev/null || true
+        stop_redis "$redis_port"
+        exit 0
+    }
+    trap stop INT TERM EXIT
+
+    env $(nginx_env) "$NGINX_BINARY" -p "$dir" -c conf/nginx.conf \
+        -e logs/error.log -g 'daemon off;' &
+    nginx_pid=$!
+
+    sleep 0.5
+    kill -0 "$nginx_pid" 2>/dev/null \
+        || { cat "$dir/logs/error.log"; die "nginx did not start"; }
+
+    cat <<EOF
+
+ngx_async_primes is running on http://127.0.0.1:$port (Redis on port
+$redis_port, logs in build/run/logs). Try:
+
+  id=\$(curl -s -d '{"a":1,"b":100}' http://127.0.0.1:$port/sumPrime \\
+       | sed 's/.*"requestId":"\\([^"]*\\)".*/\\1/')
+  curl -s http://127.0.0.1:$port/sumPrime/\$id
+
+Ctrl-C stops NGINX and Redis.
+EOF
+
+    wait "$nginx_pid" || true
+    nginx_pid=
+    stop
+}
+
+run_tests() {
+    local redis_port=${TEST_NGINX_REDIS_PORT:-6391} rc=0
+
+    build
+
+    export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-$NGINX_BINARY}
+    export TEST_NGINX_LOAD_MODULES=$MODULE
+    export TEST_NGINX_REDIS_PORT=$redis_port
+    export TEST_UNIT_CFLAGS="${TEST_UNIT_CFLAGS:-} $(sanitize_flags)"
+
+    if [ "${SANITIZE:-0}" = 1 ]; then
+        rm -f "$BUILD"/asan.* "$BUILD"/ubsan.*
+        export TEST_NGINX_ENV_PRELOAD=$(nginx_env)
+    fi
+
+    start_redis "$redis_port" "$BUILD/test-redis"
+    trap 'stop_redis "$redis_port"' EXIT
+
+    cd "$ROOT"
+    prove -r t || rc=$?
+
+    if [ "${SANITIZE:-0}" = 1 ] && ls "$BUILD"/asan.* "$BUILD"/ubsan.* \
+                                     >/dev/null 2>&1
+    then
+        cat "$BUILD"/asan.* "$BUILD"/ubsan.* 2>/dev/null | head -n 100
+        log "the sanitizers reported errors"
+        rc=1
+    fi
+
+    return $rc
+}
+
+case "${1:-build}" in
+    build)  build ;;
+    run)    run ;;
+    test)   run_tests ;;
+    clean)  rm -rf "$BUILD" ;;
+    *)      die "usage: $0 [build|run|test|clean]" ;;
+esac

@@ -1,0 +1,189 @@
+
+/*
+ * Copyright (C) The ngx_async_primes authors
+ */
+
+
+#ifndef _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_
+#define _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_async_primes_sum.h"
+#include "ngx_async_primes_parse.h"
+#include "ngx_async_primes_json.h"
+#include "ngx_async_primes_id.h"
+
+
+#define NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX     "async_primes:job:"
+
+/* NGINX 1.22 has no name for it */
+#define NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE  422
+
+/* a record with its longest payload and error message fits */
+#define NGX_HTTP_ASYNC_PRIMES_DOC_LEN        256
+
+/* seconds a client is told to wait before it polls again */
+#define NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER    "1"
+
+
+/*
+ * Called once per command: with the reply, or with NULL when the command
+ * failed (not connected, timed out, connection lost).
+ */
+typedef void (*ngx_http_async_primes_redis_handler_pt)(void *data,
+    redisReply *reply);
+
+
+typedef struct ngx_http_async_primes_redis_s  ngx_http_async_primes_redis_t;
+typedef struct ngx_http_async_primes_cmd_s    ngx_http_async_primes_cmd_t;
+
+
+struct ngx_http_async_primes_cmd_s {
+    ngx_queue_t                         queue;
+    ngx_msec_t                          deadline;
+    ngx_http_async_primes_redis_handler_pt  handler;
+    void                               *data;
+    ngx_http_async_primes_redis_t      *redis;
+};
+
+
+struct ngx_http_async_primes_redis_s {
+    redisAsyncContext                  *ctx;
+    ngx_log_t                          *log;
+
+    ngx_str_t                           name;
+    u_char                             *host;     /* numeric, NUL-ended */
+    u_char                             *path;     /* unix socket or NULL */
+    int                                 port;
+    ngx_msec_t                          timeout;
+
+    ngx_event_t                         timer;    /* connect, commands */
+    ngx_event_t                         reconnect;
+    ngx_msec_t                          backoff;
+
+    ngx_queue_t                         pending;  /* in reply order */
+
+    unsigned                            ready:1;
+    unsigned                            failing:1;
+    unsigned                            exiting:1;
+};
+
+
+typedef struct {
+    ngx_http_async_primes_redis_t       redis;
+    ngx_str_t                           redis_address;
+    ngx_flag_t                          enabled;  /* in some location */
+    ngx_queue_t                         jobs;     /* this worker's */
+} ngx_http_async_primes_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                          enable;
+    ngx_thread_pool_t                  *thread_pool;
+    ngx_msec_t                          ttl;
+    uint64_t                            max_number;
+    ngx_uint_t                          max_number_set;
+} ngx_http_async_primes_loc_conf_t;
+
+
+typedef struct {
+    unsigned                            own_response:1;
+    unsigned                            replace_body:1;
+    ngx_str_t                           document;   /* the 202 body */
+    ngx_pool_cleanup_t                 *cleanup;    /* of a poll */
+} ngx_http_async_primes_ctx_t;
+
+
+typedef enum {
+    NGX_HTTP_ASYNC_PRIMES_JOB_STORING = 0,
+    NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING,
+    NGX_HTTP_ASYNC_PRIMES_JOB_WRITING
+} ngx_http_async_primes_job_state_e;
+
+
+/*
+ * A job outlives the POST that created it: it is allocated on its own,
+ * lives in the worker's list of jobs, and is freed only by
+ * ngx_http_async_primes_job_free().
+ */
+typedef struct {
+    ngx_queue_t                         queue;
+    ngx_http_async_primes_job_state_e   state;
+
+    u_char                              id[NGX_ASYNC_PRIMES_ID_LEN];
+    uint64_t                            a;
+    uint64_t                            b;
+    ngx_msec_t                          ttl;
+
+    ngx_http_request_t                 *request;   /* until the 202 */
+    ngx_pool_cleanup_t                 *cleanup;   /* in its pool */
+    ngx_http_async_primes_main_conf_t  *amcf;
+    ngx_thread_pool_t                  *thread_pool;
+
+    /* refreshes the record while computing, retries the final write */
+    ngx_event_t                         refresh;
+    ngx_msec_t                          write_deadline;
+    ngx_uint_t                          commands;   /* awaiting replies */
+    ngx_uint_t                          finished;
+
+    u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
+    size_t                              doc_len;
+
+    ngx_thread_task_t                   task;
+
+    /* written by the thread, read after its completion */
+    ngx_async_primes_sum_ctx_t          sum_ctx;
+    ngx_async_primes_uint128_t          sum;
+    int                                 rc;
+} ngx_http_async_primes_job_t;
+
+
+extern ngx_module_t  ngx_http_async_primes_module;
+
+
+/* redis */
+ngx_int_t ngx_http_async_primes_redis_init(ngx_http_async_primes_redis_t *redis,
+    ngx_log_t *log);
+void ngx_http_async_primes_redis_exit(ngx_http_async_primes_redis_t *redis);
+ngx_int_t ngx_http_async_primes_redis_command(
+    ngx_http_async_primes_redis_t *redis,
+    ngx_http_async_primes_redis_handler_pt handler, void *data,
+    ngx_http_async_primes_cmd_t **cmdp, int argc, const char **argv,
+    const size_t *argvlen);
+
+/* adapter */
+ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
+    ngx_log_t *log);
+
+/* jobs */
+ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
+    uint64_t a, uint64_t b);
+void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);
+size_t ngx_http_async_primes_key(u_char *dst, const u_char *id);
+
+/* handler */
+ngx_int_t ngx_http_async_primes_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_async_primes_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
+ngx_int_t ngx_http_async_primes_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+ngx_http_async_primes_ctx_t *ngx_http_async_primes_get_ctx(
+    ngx_http_request_t *r);
+
+/* filter */
+ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
+
+
+#define NGX_HTTP_ASYNC_PRIMES_KEY_LEN                                        \
+    (sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX) - 1 + NGX_ASYNC_PRIMES_ID_LEN)
+
+
+#endif /* _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_ */

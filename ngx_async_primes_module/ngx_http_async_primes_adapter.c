@@ -1,0 +1,166 @@
+
+/*
+ * Copyright (C) The ngx_async_primes authors
+ */
+
+
+/*
+ * Drives a hiredis async context with NGINX events: the hiredis socket is
+ * wrapped in an ngx_connection_t whose read and write events call back
+ * into hiredis.  The socket belongs to hiredis, which closes it: the
+ * connection is released here without closing the descriptor again.
+ */
+
+
+#include "ngx_http_async_primes.h"
+
+
+static void ngx_http_async_primes_adapter_read(ngx_event_t *ev);
+static void ngx_http_async_primes_adapter_write(ngx_event_t *ev);
+static void ngx_http_async_primes_adapter_add_read(void *data);
+static void ngx_http_async_primes_adapter_del_read(void *data);
+static void ngx_http_async_primes_adapter_add_write(void *data);
+static void ngx_http_async_primes_adapter_del_write(void *data);
+static void ngx_http_async_primes_adapter_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_async_primes_adapter_attach(redisAsyncContext *ac, ngx_log_t *log)
+{
+    ngx_connection_t  *c;
+
+    /* nothing may be attached twice */
+    if (ac->ev.data != NULL) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = ac;
+    c->read->handler = ngx_http_async_primes_adapter_read;
+    c->write->handler = ngx_http_async_primes_adapter_write;
+    c->read->log = log;
+    c->write->log = log;
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_async_primes_adapter_add_read;
+    ac->ev.delRead = ngx_http_async_primes_adapter_del_read;
+    ac->ev.addWrite = ngx_http_async_primes_adapter_add_write;
+    ac->ev.delWrite = ngx_http_async_primes_adapter_del_write;
+    ac->ev.cleanup = ngx_http_async_primes_adapter_cleanup;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_async_primes_adapter_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    /* the context, and with it this connection, may be freed in here */
+    redisAsyncHandleRead(c->data);
+}
+
+
+static void
+ngx_http_async_primes_adapter_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    redisAsyncHandleWrite(c->data);
+}
+
+
+/*
+ * Level-triggered events: hiredis reads at most one buffer a call, so with
+ * edge-triggered events a burst of pipelined replies could wait forever.
+ */
+
+static void
+ngx_http_async_primes_adapter_add_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "async_primes: could not add redis read event");
+        }
+    }
+}
+
+
+static void
+ngx_http_async_primes_adapter_del_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_async_primes_adapter_add_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->write->active) {
+        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "async_primes: could not add redis write event");
+        }
+    }
+}
+
+
+static void
+ngx_http_async_primes_adapter_del_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_async_primes_adapter_cleanup(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+
+    /* hiredis closes the descriptor itself */
+    c->fd = (ngx_socket_t) -1;
+}

@@ -1,0 +1,558 @@
+
+/*
+ * Copyright (C) The ngx_async_primes authors
+ */
+
+
+/*
+ * The HTTP side: POST to the location's own URI submits a job, GET or HEAD
+ * of <location>/<requestId> polls it.  Every answer is JSON.
+ */
+
+
+#include "ngx_http_async_primes.h"
+
+
+static ngx_int_t ngx_http_async_primes_submit(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_async_primes_json_content_type(
+    ngx_http_request_t *r);
+static void ngx_http_async_primes_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_async_primes_process_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
+    ngx_str_t *id);
+static void ngx_http_async_primes_poll_cleanup(void *data);
+static void ngx_http_async_primes_polled(void *data, redisReply *reply);
+static ngx_int_t ngx_http_async_primes_reject(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static ngx_int_t ngx_http_async_primes_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
+
+
+ngx_int_t
+ngx_http_async_primes_handler(ngx_http_request_t *r)
+{
+    size_t                     len;
+    ngx_str_t                  base, id;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    base = clcf->name;
+
+    if (base.len > 1 && base.data[base.len - 1] == '/') {
+        base.len--;
+    }
+
+    len = r->uri.len;
+
+    if ((len == base.len || len == clcf->name.len)
+        && ngx_strncmp(r->uri.data, clcf->name.data, len) == 0)
+    {
+        if (r->method != NGX_HTTP_POST) {
+            if (ngx_http_async_primes_add_header(r, "Allow", "POST")
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_async_primes_reject(r,
+                                    NGX_HTTP_NOT_ALLOWED,
+                                    "method not allowed: jobs are "
+                                    "submitted with POST");
+        }
+
+        return ngx_http_async_primes_submit(r);
+    }
+
+    if (len > base.len + 1
+        && ngx_strncmp(r->uri.data, base.data, base.len) == 0
+        && r->uri.data[base.len] == '/'
+        && ngx_strlchr(r->uri.data + base.len + 1, r->uri.data + len, '/')
+           == NULL)
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            if (ngx_http_async_primes_add_header(r, "Allow", "GET, HEAD")
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_async_primes_reject(r,
+                                    NGX_HTTP_NOT_ALLOWED,
+                                    "method not allowed: jobs are "
+                                    "polled with GET");
+        }
+
+        id.data = r->uri.data + base.len + 1;
+        id.len = len - base.len - 1;
+
+        return ngx_http_async_primes_poll(r, &id);
+    }
+
+    return ngx_http_async_primes_reject(r, NGX_HTTP_NOT_FOUND,
+                                        "not found: jobs are submitted to "
+                                        "the location itself and polled "
+                                        "at <location>/<requestId>");
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_submit(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (!ngx_http_async_primes_json_content_type(r)) {
+        return ngx_http_async_primes_reject(r,
+                                NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                "unsupported media type: "
+                                "send the job as application/json");
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                       ngx_http_async_primes_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * JSON, or what a client sends when it does not say (no type at all, or
+ * curl's default form type for -d).
+ */
+
+static ngx_uint_t
+ngx_http_async_primes_json_content_type(ngx_http_request_t *r)
+{
+    u_char  *p, *last;
+    size_t   len;
+
+    if (r->headers_in.content_type == NULL) {
+        return 1;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    len = 0;
+
+    while (p + len < last && p[len] != ';' && p[len] != ' '
+           && p[len] != '\t')
+    {
+        len++;
+    }
+
+    if (len == sizeof("application/json") - 1
+        && ngx_strncasecmp(p, (u_char *) "application/json", len) == 0)
+    {
+        return 1;
+    }
+
+    if (len == sizeof("application/x-www-form-urlencoded") - 1
+        && ngx_strncasecmp(p, (u_char *) "application/x-www-form-urlencoded",
+                           len) == 0)
+    {
+        return 1;
+    }
+
+    /* structured syntax suffix: application/<something>+json */
+    if (len > sizeof("application/+json") - 1
+        && ngx_strncasecmp(p, (u_char *) "application/", 12) == 0
+        && ngx_strncasecmp(p + len - 5, (u_char *) "+json", 5) == 0)
+    {
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_async_primes_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_async_primes_process_body(r));
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_process_body(ngx_http_request_t *r)
+{
+    off_t                              len;
+    u_char                            *p, *data;
+    ssize_t                            n;
+    ngx_buf_t                         *b;
+    ngx_chain_t                       *cl;
+    ngx_async_primes_body_t            body;
+    ngx_http_async_primes_loc_conf_t  *alcf;
+    u_char                             message[128];
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (len == 0) {
+        return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                                "request body is empty");
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        data = cl->buf->pos;
+
+    } else {
+        data = ngx_pnalloc(r->pool, len);
+        if (data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = data;
+
+        for ( /* void */ ; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+                continue;
+            }
+
+            /* the empty last buffer of a chunked body */
+            if (!b->in_file) {
+                continue;
+            }
+
+            /*
+             * A body larger than client_body_buffer_size is in a temporary
+             * file NGINX has just written: reading it back is a page cache
+             * copy, at most client_max_body_size bytes.
+             */
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p += n;
+        }
+    }
+
+    if (ngx_async_primes_parse_body(data, len, &body) != 0) {
+        return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                                body.error);
+    }
+
+    if (body.a > body.b) {
+        return ngx_http_async_primes_send_error(r,
+                                            NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
+                                            "a must not be greater than b");
+    }
+
+    if (body.b > alcf->max_number) {
+        ngx_sprintf(message, "b must not exceed %uL, the largest number "
+                    "accepted here%Z", alcf->max_number);
+
+        return ngx_http_async_primes_send_error(r,
+                                            NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
+                                            (char *) message);
+    }
+
+    return ngx_http_async_primes_job_start(r, body.a, body.b);
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_int_t                           rc;
+    const char                         *argv[2];
+    size_t                              argvlen[2];
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_async_primes_cmd_t        *cmd;
+    ngx_http_async_primes_ctx_t        *ctx;
+    ngx_http_async_primes_main_conf_t  *amcf;
+    u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a malformed id cannot name a job: no need to ask Redis */
+    if (!ngx_async_primes_id_valid(id->data, id->len)) {
+        return ngx_http_async_primes_send_error(r, NGX_HTTP_NOT_FOUND,
+                                                "no such job: the request "
+                                                "id is malformed");
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+
+    ctx = ngx_http_async_primes_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_http_async_primes_key(key, id->data);
+
+    rc = ngx_http_async_primes_redis_command(&amcf->redis,
+                                             ngx_http_async_primes_polled,
+                                             r, &cmd, 2, argv, argvlen);
+    if (rc != NGX_OK) {
+        return ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "the job store (redis) is unavailable");
+    }
+
+    cln->handler = ngx_http_async_primes_poll_cleanup;
+    cln->data = cmd;
+    ctx->cleanup = cln;
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_async_primes_poll_cleanup(void *data)
+{
+    ngx_http_async_primes_cmd_t  *cmd = data;
+
+    /* the request is gone before its reply: the reply goes nowhere */
+    cmd->data = NULL;
+}
+
+
+static void
+ngx_http_async_primes_polled(void *data, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    u_char                       *body;
+    ngx_int_t                     rc;
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    if (r == NULL) {
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
+    ctx->cleanup->handler = NULL;
+
+    if (reply == NULL) {
+        rc = ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "the job store (redis) is unavailable");
+
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        rc = ngx_http_async_primes_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "no such job: it is unknown "
+                                              "or has expired");
+
+    } else if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
+
+        if (ngx_async_primes_json_record_status((u_char *) reply->str,
+                                                reply->len)
+            == NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS
+            && ngx_http_async_primes_add_header(r, "Retry-After",
+                                        NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER)
+               != NGX_OK)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        /* the stored record is the response: copied, not re-encoded */
+        body = ngx_pnalloc(r->pool, reply->len);
+        if (body == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(body, reply->str, reply->len);
+
+        rc = ngx_http_async_primes_send(r, NGX_HTTP_OK, body, reply->len);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "async_primes: unexpected redis reply of type %d "
+                      "to GET: %*s", reply->type,
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->str);
+
+        rc = ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the job store (redis) answered with "
+                                    "an error");
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_http_async_primes_ctx_t *
+ngx_http_async_primes_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_async_primes_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_async_primes_module);
+    }
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_async_primes_send(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_chain_t                   out;
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    ctx = ngx_http_async_primes_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->own_response = 1;
+
+    if (ngx_http_async_primes_add_header(r, "Cache-Control", "no-store")
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    if (status == NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE) {
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_async_primes_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    size_t   len;
+    u_char  *body;
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_async_primes_add_header(r, "Retry-After",
+                                        NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_async_primes_json_error(NULL, (u_char *) message,
+                                      ngx_strlen(message));
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_async_primes_json_error(body, (u_char *) message,
+                                ngx_strlen(message));
+
+    return ngx_http_async_primes_send(r, status, body, len);
+}
+
+
+/* an error found before the body is read: the body is dropped first */
+
+static ngx_int_t
+ngx_http_async_primes_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_async_primes_send_error(r, status, message);
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}

@@ -1,0 +1,557 @@
+
+/*
+ * Copyright (C) The ngx_async_primes authors
+ */
+
+
+/*
+ * Directives, configuration and the worker's start and exit.
+ */
+
+
+#include "ngx_http_async_primes.h"
+
+
+#define NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT  "127.0.0.1:6379"
+#define NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT    1000000000
+
+
+static void *ngx_http_async_primes_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_async_primes_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_async_primes(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_async_primes_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_async_primes_parse_redis(ngx_conf_t *cf,
+    ngx_http_async_primes_main_conf_t *amcf, ngx_str_t *address);
+static char *ngx_http_async_primes_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_async_primes_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_async_primes_max_number(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_timeout_post =
+    ngx_http_async_primes_check_timeout;
+static void ngx_http_async_primes_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_async_primes_commands[] = {
+
+    { ngx_string("async_primes"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_async_primes,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("async_primes_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("async_primes_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_main_conf_t, redis.timeout),
+      &ngx_http_async_primes_timeout_post },
+
+    { ngx_string("async_primes_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("async_primes_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_ttl,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("async_primes_max_number"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_max_number,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_async_primes_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_async_primes_postconfiguration, /* postconfiguration */
+
+    ngx_http_async_primes_create_main_conf, /* create main configuration */
+    ngx_http_async_primes_init_main_conf,  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_async_primes_create_loc_conf, /* create location configuration */
+    ngx_http_async_primes_merge_loc_conf   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_async_primes_module = {
+    NGX_MODULE_V1,
+    &ngx_http_async_primes_module_ctx,     /* module context */
+    ngx_http_async_primes_commands,        /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_async_primes_init_process,    /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_async_primes_exit_process,    /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_async_primes_default_pool = ngx_string("default");
+
+
+static void *
+ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_async_primes_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     amcf->redis_address = { 0, NULL };
+     *     amcf->enabled = 0;
+     */
+
+    amcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_queue_init(&amcf->jobs);
+
+    return amcf;
+}
+
+
+static char *
+ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_async_primes_main_conf_t  *amcf = conf;
+
+    ngx_str_t  address;
+
+    ngx_conf_init_msec_value(amcf->redis.timeout, 1000);
+
+    if (amcf->redis_address.data == NULL) {
+        ngx_str_set(&address, NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT);
+        return ngx_http_async_primes_parse_redis(cf, amcf, &address);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_async_primes_loc_conf_t  *alcf;
+
+    alcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_async_primes_loc_conf_t));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->thread_pool = NULL;
+     */
+
+    alcf->enable = NGX_CONF_UNSET;
+    alcf->ttl = NGX_CONF_UNSET_MSEC;
+    alcf->max_number = (uint64_t) -1;
+    alcf->max_number_set = 0;
+
+    return alcf;
+}
+
+
+static char *
+ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_async_primes_loc_conf_t  *prev = parent;
+    ngx_http_async_primes_loc_conf_t  *conf = child;
+
+    /* not inherited: the handler belongs to its own location only */
+    if (conf->enable == NGX_CONF_UNSET) {
+        conf->enable = 0;
+    }
+
+    ngx_conf_merge_msec_value(conf->ttl, prev->ttl, 3 * 60 * 1000);
+
+    if (!conf->max_number_set) {
+        conf->max_number = prev->max_number_set
+                           ? prev->max_number
+                           : NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT;
+        conf->max_number_set = prev->max_number_set;
+    }
+
+    if (conf->thread_pool == NULL) {
+        conf->thread_pool = prev->thread_pool;
+    }
+
+    if (conf->enable && conf->thread_pool == NULL) {
+        conf->thread_pool = ngx_thread_pool_add(cf,
+                                        &ngx_http_async_primes_default_pool);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_async_primes_filter_init(cf);
+}
+
+
+static char *
+ngx_http_async_primes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_async_primes_loc_conf_t  *alcf = conf;
+
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    if (alcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"async_primes\" needs a prefix location, "
+                           "not the regex location \"%V\"", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    if (clcf->exact_match) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"async_primes\" needs a prefix location, "
+                           "not the exact match location \"%V\": its jobs "
+                           "could not be polled", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->named) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"async_primes\" needs a prefix location, "
+                           "not the named location \"%V\"", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->handler = ngx_http_async_primes_handler;
+    alcf->enable = 1;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_async_primes_module);
+    amcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_async_primes_main_conf_t  *amcf = conf;
+
+    ngx_str_t  *value;
+
+    if (amcf->redis_address.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_async_primes_parse_redis(cf, amcf, &value[1]);
+}
+
+
+/*
+ * A host name is resolved here, once: at run time hiredis would resolve it
+ * with a blocking getaddrinfo() inside the event loop.
+ */
+
+static char *
+ngx_http_async_primes_parse_redis(ngx_conf_t *cf,
+    ngx_http_async_primes_main_conf_t *amcf, ngx_str_t *address)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_url_t   u;
+
+    amcf->redis_address = *address;
+    amcf->redis.name = *address;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *address;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"async_primes_redis\" address \"%V\"",
+                               u.err, address);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"async_primes_redis\" \"%V\"",
+                           address);
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (u.family == AF_UNIX) {
+        len = address->len - 5;
+
+        amcf->redis.path = ngx_pnalloc(cf->pool, len + 1);
+        if (amcf->redis.path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(amcf->redis.path, address->data + 5, len);
+        amcf->redis.path[len] = '\0';
+
+        return NGX_CONF_OK;
+    }
+#endif
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                        NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    amcf->redis.host = p;
+    amcf->redis.port = u.port;
+
+    if (u.naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"async_primes_redis\" \"%V\" has %ui addresses, "
+                           "using %s", address, u.naddrs, p);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_async_primes_loc_conf_t  *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->thread_pool) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* an undeclared pool fails "nginx -t" there, naming this line */
+    alcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (alcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_async_primes_loc_conf_t  *alcf = conf;
+
+    ngx_int_t   ttl;
+    ngx_str_t  *value;
+
+    if (alcf->ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ttl = ngx_parse_time(&value[1], 0);
+
+    if (ttl == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time \"%V\" in \"%V\"", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the record is refreshed every third of it while its job computes */
+    if (ttl < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be at least 1s, not \"%V\"",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->ttl = (ngx_msec_t) ttl;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_max_number(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_async_primes_loc_conf_t  *alcf = conf;
+
+    u_char     *p, *last;
+    uint64_t    n, digit;
+    ngx_str_t  *value;
+
+    if (alcf->max_number_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = value[1].data;
+    last = p + value[1].len;
+
+    if (p == last) {
+        goto invalid;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            goto invalid;
+        }
+
+        digit = *p - '0';
+
+        if (n > (UINT64_MAX - digit) / 10) {
+            goto invalid;
+        }
+
+        n = n * 10 + digit;
+    }
+
+    if (n == 0) {
+        goto invalid;
+    }
+
+    alcf->max_number = n;
+    alcf->max_number_set = 1;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be a whole number from 1 to "
+                       "18446744073709551615, not \"%V\"",
+                       &cmd->name, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *timeout = data;
+
+    if (*timeout == 0) {
+        return "must be at least 1ms";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_async_primes_module);
+
+    if (amcf == NULL || !amcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_async_primes_redis_init(&amcf->redis, cycle->log);
+}
+
+
+/*
+ * By now the thread pools have run every queued task (their module exits
+ * first), but no completion handler will run: the jobs still held are
+ * freed here, once.
+ */
+
+static void
+ngx_http_async_primes_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_async_primes_module);
+
+    if (amcf == NULL || !amcf->enabled) {
+        return;
+    }
+
+    ngx_http_async_primes_redis_exit(&amcf->redis);
+    ngx_http_async_primes_jobs_exit(amcf);
+}

@@ -1,0 +1,423 @@
+
+/*
+ * Copyright (C) The ngx_async_primes authors
+ */
+
+
+/*
+ * One pipelined hiredis connection per worker.  hiredis 0.14 has no
+ * timeouts of its own: the connect and every command run against one NGINX
+ * timer set for the oldest command still waiting.  When it fires, the
+ * connection is torn down, hiredis fails every waiting command with a NULL
+ * reply, and the connection is made again with backoff.  Commands issued
+ * while a connection is being made wait in its pipeline (for at most the
+ * timeout); while there is none at all they fail at once.
+ */
+
+
+#include "ngx_http_async_primes.h"
+
+
+#define NGX_HTTP_ASYNC_PRIMES_BACKOFF_MIN  100
+#define NGX_HTTP_ASYNC_PRIMES_BACKOFF_MAX  5000
+
+
+static void ngx_http_async_primes_redis_connect(
+    ngx_http_async_primes_redis_t *redis);
+static void ngx_http_async_primes_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_async_primes_redis_disconnected(
+    const redisAsyncContext *ac, int status);
+static void ngx_http_async_primes_redis_handshake(redisAsyncContext *ac,
+    void *r, void *privdata);
+static void ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_async_primes_redis_failed(
+    ngx_http_async_primes_redis_t *redis, const char *reason);
+static void ngx_http_async_primes_redis_schedule(
+    ngx_http_async_primes_redis_t *redis);
+static void ngx_http_async_primes_redis_reconnect_handler(ngx_event_t *ev);
+static void ngx_http_async_primes_redis_timer_handler(ngx_event_t *ev);
+static void ngx_http_async_primes_redis_set_timer(
+    ngx_http_async_primes_redis_t *redis);
+
+
+ngx_int_t
+ngx_http_async_primes_redis_init(ngx_http_async_primes_redis_t *redis,
+    ngx_log_t *log)
+{
+    redis->log = log;
+    ngx_queue_init(&redis->pending);
+
+    redis->timer.handler = ngx_http_async_primes_redis_timer_handler;
+    redis->timer.data = redis;
+    redis->timer.log = log;
+
+    /* a worker that shuts down does not wait for the next attempt */
+    redis->reconnect.handler = ngx_http_async_primes_redis_reconnect_handler;
+    redis->reconnect.data = redis;
+    redis->reconnect.log = log;
+    redis->reconnect.cancelable = 1;
+
+    redis->backoff = NGX_HTTP_ASYNC_PRIMES_BACKOFF_MIN;
+
+    ngx_http_async_primes_redis_connect(redis);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_async_primes_redis_exit(ngx_http_async_primes_redis_t *redis)
+{
+    redis->exiting = 1;
+
+    if (redis->reconnect.timer_set) {
+        ngx_del_timer(&redis->reconnect);
+    }
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    if (redis->ctx) {
+        /* fails every waiting command, then frees the context */
+        redisAsyncFree(redis->ctx);
+        redis->ctx = NULL;
+    }
+}
+
+
+static void
+ngx_http_async_primes_redis_connect(ngx_http_async_primes_redis_t *redis)
+{
+    redisAsyncContext  *ac;
+
+    if (redis->path) {
+        ac = redisAsyncConnectUnix((char *) redis->path);
+
+    } else {
+        /* a numeric address: hiredis resolves nothing, so nothing blocks */
+        ac = redisAsyncConnect((char *) redis->host, redis->port);
+    }
+
+    if (ac == NULL) {
+        ngx_http_async_primes_redis_failed(redis, "out of memory");
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_async_primes_redis_failed(redis, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+
+    if (ngx_http_async_primes_adapter_attach(ac, redis->log) != NGX_OK) {
+        ngx_http_async_primes_redis_failed(redis, "no free connection");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    ac->data = redis;
+    redis->ctx = ac;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_async_primes_redis_connected);
+    redisAsyncSetDisconnectCallback(ac,
+                                    ngx_http_async_primes_redis_disconnected);
+
+    /*
+     * The connect completes on the first write event, and a command is
+     * what asks for one; the reply to it also proves that Redis answers.
+     */
+    if (redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake, redis,
+                          "PING")
+        != REDIS_OK)
+    {
+        ngx_http_async_primes_redis_failed(redis, "cannot send PING");
+        redis->ctx = NULL;
+        redisAsyncFree(ac);
+        return;
+    }
+
+    redis->timer.cancelable = 1;
+    ngx_add_timer(&redis->timer, redis->timeout);
+}
+
+
+static void
+ngx_http_async_primes_redis_connected(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_async_primes_redis_t  *redis;
+
+    if (status == REDIS_OK) {
+        return;
+    }
+
+    redis = ac->data;
+
+    /* hiredis frees the context when this returns: PING fails first */
+    redis->ctx = NULL;
+
+    ngx_http_async_primes_redis_failed(redis, ac->errstr);
+}
+
+
+static void
+ngx_http_async_primes_redis_disconnected(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_async_primes_redis_t  *redis;
+
+    redis = ac->data;
+
+    if (redis->ctx != ac) {
+        return;
+    }
+
+    redis->ctx = NULL;
+
+    ngx_http_async_primes_redis_failed(redis,
+                                       ac->err ? ac->errstr
+                                               : "connection closed");
+}
+
+
+static void
+ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_async_primes_redis_t  *redis = privdata;
+
+    redisReply  *reply = r;
+
+    if (redis->exiting) {
+        return;
+    }
+
+    if (reply == NULL) {
+        /* the connection is being torn down; the teardown reports it */
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_async_primes_redis_failed(redis, reply->str);
+
+        /* deferred by hiredis until this callback returns */
+        redis->ctx = NULL;
+        redisAsyncFree(ac);
+        return;
+    }
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    if (!ngx_queue_empty(&redis->pending)) {
+        ngx_http_async_primes_redis_set_timer(redis);
+    }
+
+    redis->ready = 1;
+    redis->backoff = NGX_HTTP_ASYNC_PRIMES_BACKOFF_MIN;
+
+    if (redis->failing) {
+        redis->failing = 0;
+        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
+                      "async_primes: redis \"%V\" is reachable again",
+                      &redis->name);
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: connected to redis \"%V\"",
+                       &redis->name);
+    }
+}
+
+
+/*
+ * Every failure of the connection ends here: it is logged once per outage,
+ * not once per attempt or per request.
+ */
+
+static void
+ngx_http_async_primes_redis_failed(ngx_http_async_primes_redis_t *redis,
+    const char *reason)
+{
+    redis->ready = 0;
+
+    if (redis->exiting) {
+        return;
+    }
+
+    /* the connect timer, unless commands still wait to be failed */
+    if (redis->timer.timer_set && ngx_queue_empty(&redis->pending)) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    if (!redis->failing) {
+        redis->failing = 1;
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "async_primes: redis \"%V\" is unreachable: %s, "
+                      "retrying in the background", &redis->name, reason);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: redis \"%V\" still unreachable: %s",
+                       &redis->name, reason);
+    }
+
+    ngx_http_async_primes_redis_schedule(redis);
+}
+
+
+static void
+ngx_http_async_primes_redis_schedule(ngx_http_async_primes_redis_t *redis)
+{
+    if (redis->reconnect.timer_set) {
+        return;
+    }
+
+    if (ngx_quit || ngx_terminate || ngx_exiting) {
+        return;
+    }
+
+    ngx_add_timer(&redis->reconnect, redis->backoff);
+
+    redis->backoff *= 2;
+
+    if (redis->backoff > NGX_HTTP_ASYNC_PRIMES_BACKOFF_MAX) {
+        redis->backoff = NGX_HTTP_ASYNC_PRIMES_BACKOFF_MAX;
+    }
+}
+
+
+static void
+ngx_http_async_primes_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_async_primes_redis_t  *redis = ev->data;
+
+    if (redis->ctx != NULL || redis->exiting) {
+        return;
+    }
+
+    ngx_http_async_primes_redis_connect(redis);
+}
+
+
+ngx_int_t
+ngx_http_async_primes_redis_command(ngx_http_async_primes_redis_t *redis,
+    ngx_http_async_primes_redis_handler_pt handler, void *data,
+    ngx_http_async_primes_cmd_t **cmdp, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_http_async_primes_cmd_t  *cmd;
+
+    if (redis->ctx == NULL) {
+        return NGX_DECLINED;
+    }
+
+    cmd = ngx_alloc(sizeof(ngx_http_async_primes_cmd_t), redis->log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->redis = redis;
+    cmd->deadline = ngx_current_msec + redis->timeout;
+
+    if (redisAsyncCommandArgv(redis->ctx, ngx_http_async_primes_redis_reply,
+                              cmd, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(cmd);
+        return NGX_ERROR;
+    }
+
+    ngx_queue_insert_tail(&redis->pending, &cmd->queue);
+
+    if (!redis->timer.timer_set) {
+        ngx_http_async_primes_redis_set_timer(redis);
+    }
+
+    if (cmdp) {
+        *cmdp = cmd;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_http_async_primes_cmd_t  *cmd = privdata;
+
+    ngx_http_async_primes_redis_t  *redis;
+
+    redis = cmd->redis;
+
+    ngx_queue_remove(&cmd->queue);
+
+    if (!redis->exiting) {
+        if (cmd->handler) {
+            cmd->handler(cmd->data, r);
+        }
+
+        if (redis->timer.timer_set) {
+            ngx_del_timer(&redis->timer);
+        }
+
+        if (!ngx_queue_empty(&redis->pending)) {
+            ngx_http_async_primes_redis_set_timer(redis);
+        }
+    }
+
+    ngx_free(cmd);
+}
+
+
+static void
+ngx_http_async_primes_redis_set_timer(ngx_http_async_primes_redis_t *redis)
+{
+    ngx_msec_int_t                left;
+    ngx_http_async_primes_cmd_t  *cmd;
+
+    cmd = ngx_queue_data(ngx_queue_head(&redis->pending),
+                         ngx_http_async_primes_cmd_t, queue);
+
+    left = (ngx_msec_int_t) (cmd->deadline - ngx_current_msec);
+
+    /*
+     * Not cancelable: a worker that shuts down gracefully waits for the
+     * replies it is owed, or for this timer to give up on them.
+     */
+    redis->timer.cancelable = 0;
+
+    ngx_add_timer(&redis->timer, left > 0 ? (ngx_msec_t) left : 1);
+}
+
+
+static void
+ngx_http_async_primes_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_async_primes_redis_t  *redis = ev->data;
+
+    redisAsyncContext  *ac;
+
+    ac = redis->ctx;
+
+    if (ac == NULL) {
+        return;
+    }
+
+    redis->ctx = NULL;
+
+    ngx_http_async_primes_redis_failed(redis,
+                                       redis->ready ? "command timed out"
+                                                    : "connect timed out");
+
+    /* fails every waiting command with a NULL reply */
+    redisAsyncFree(ac);
+}

@@ -1,0 +1,96 @@
+# Misconfiguration fails "nginx -t" with a message that names the directive
+# and the value.
+
+use strict;
+use warnings;
+use FindBin ();
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesTest;
+use File::Temp qw(tempdir);
+use Test::More;
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+
+sub nginx_t {
+    my ($main, $http, $location) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+
+    mkdir "$dir/logs";
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh "load_module $_;\n" for @modules;
+    print $fh <<"_EOC_";
+error_log $dir/logs/error.log;
+pid $dir/logs/nginx.pid;
+$main
+events { }
+http {
+    client_body_temp_path $dir/client_body_temp;
+$http
+    server {
+        listen 127.0.0.1:1985;
+        location /sumPrime {
+            async_primes;
+$location
+        }
+    }
+}
+_EOC_
+    close $fh;
+
+    my $out = `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my @bad = (
+    ['', '', 'async_primes_ttl 500ms;',
+     qr/\[emerg\] \d+#\d+: "async_primes_ttl" must be at least 1s, not "500ms"/],
+    ['', '', 'async_primes_ttl soon;',
+     qr/\[emerg\] \d+#\d+: invalid time "soon" in "async_primes_ttl"/],
+    ['', '', 'async_primes_max_number 0;',
+     qr/\[emerg\] \d+#\d+: "async_primes_max_number" must be a whole number from 1 to 18446744073709551615, not "0"/],
+    ['', '', 'async_primes_max_number 18446744073709551616;',
+     qr/\[emerg\] \d+#\d+: "async_primes_max_number" must be a whole number .* not "18446744073709551616"/],
+    ['', '', 'async_primes_thread_pool nosuchpool;',
+     qr/\[emerg\] \d+#\d+: unknown thread pool "nosuchpool"/],
+    ['', '', 'async_primes;',
+     qr/\[emerg\] \d+#\d+: "async_primes" directive is duplicate/],
+    ['', 'async_primes_redis 127.0.0.1:99999;', '',
+     qr/\[emerg\] \d+#\d+: invalid port in "async_primes_redis" address "127.0.0.1:99999"/],
+    ['', "async_primes_redis 127.0.0.1:6379;\n    async_primes_redis 127.0.0.1:6380;", '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis" directive is duplicate/],
+    ['', 'async_primes_redis_timeout 0;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_timeout" directive must be at least 1ms/],
+    ['', 'async_primes_redis_timeout forever;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_timeout" directive invalid value/],
+);
+
+for my $case (@bad) {
+    my ($status, $out) = nginx_t(@$case[0 .. 2]);
+    isnt($status, 0, "nginx -t fails: $case->[2]$case->[1]");
+    like($out, $case->[3], "and says why: $case->[2]$case->[1]");
+}
+
+{
+    my $dir = tempdir(CLEANUP => 1);
+    open my $fh, '>', "$dir/nginx.conf" or die $!;
+    print $fh "load_module $_;\n" for @modules;
+    print $fh "error_log $dir/error.log;\nevents { }\nhttp {\n"
+              . "client_body_temp_path $dir/body;\n"
+              . "server { listen 127.0.0.1:1985;\n"
+              . "location = /sumPrime { async_primes; } } }\n";
+    close $fh;
+    my $out = `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
+    isnt($? >> 8, 0, 'nginx -t fails: an exact match location');
+    like($out, qr/\[emerg\] \d+#\d+: "async_primes" needs a prefix location, not the exact match location "\/sumPrime"/,
+         'and says why: an exact match location');
+}
+
+my ($status, $out) = nginx_t('thread_pool primes threads=1;',
+                             'async_primes_redis unix:/tmp/redis.sock;',
+                             "async_primes_thread_pool primes;\n"
+                             . "async_primes_ttl 10s;\n"
+                             . "async_primes_max_number 18446744073709551615;");
+is($status, 0, 'a good configuration passes') or diag($out);
+
+done_testing();

@@ -1,0 +1,177 @@
+# Jobs end to end: submitted, computed in the thread pool, stored, polled,
+# on any worker and any NGINX that shares the Redis.
+
+use strict;
+use warnings;
+use FindBin ();
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesTest;
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_long_string();
+no_shuffle();
+master_on();
+workers(2);
+
+# a job that computes for several seconds, and its sum (OEIS A046731)
+our $LongJob = '10000000000';
+our $LongJobSum = '2220822432581729238';
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", <<'_EOC_');
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+_EOC_
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location /sumPrime {
+        async_primes;
+        async_primes_max_number 18446744073709551615;
+    }
+_EOC_
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the sum of the primes up to 100
+--- init
+package main;
+my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT}, 1, 100);
+ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 10);
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"1060"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_headers
+!Retry-After
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: a poll right after the 202 finds the record, on any worker
+--- init
+package main;
+my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT}, 1, 1000000);
+$block->set_value("request", "GET /sumPrime/$id");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like: ^\{"requestId":"[0-9a-f-]{36}","status":"(IN_PROGRESS|FINISHED)"
+
+
+
+=== TEST 3: ranges without primes, single primes, composites
+--- init
+package main;
+my @jobs = ([24, 28, '0'], [1, 1, '0'], [2, 2, '2'], [97, 97, '97'],
+            [91, 91, '0'], [1, 2000000, '142913828922']);
+my @ids;
+for my $job (@jobs) {
+    push @ids, ap_post_job($ENV{TEST_NGINX_SERVER_PORT}, $job->[0], $job->[1]);
+}
+for my $id (@ids) {
+    ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 20);
+}
+$block->set_value("request", [map { "GET /sumPrime/$_" } @ids]);
+$block->set_value("error_code", [(200) x @ids]);
+$block->set_value("response_body", [map {
+    qq({"requestId":"$ids[$_]","status":"FINISHED","payload":"$jobs[$_][2]"}\n)
+} 0 .. $#ids]);
+--- request
+GET /sumPrime/placeholder
+
+
+
+=== TEST 4: a sum over 64 bits, near the top of the 64-bit range
+--- init
+package main;
+my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT},
+                     '18446744073709550616', '18446744073709551615');
+ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 20);
+$block->set_value("request", "GET /sumPrime/$id");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"387381625547900573443"\}$
+
+
+
+=== TEST 5: a poll answered by another NGINX that did not take the POST
+--- init
+package main;
+my $dir = "$FindBin::Bin/servroot-second";
+my $port = ap_free_port();
+ap_start_nginx($dir, <<"_EOC_");
+worker_processes 1;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events { worker_connections 64; }
+http {
+    client_body_temp_path client_body_temp;
+    async_primes_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
+    server {
+        listen 127.0.0.1:$port;
+        location /sumPrime { async_primes; }
+    }
+}
+_EOC_
+my $id = eval {
+    my $id = ap_post_job($port, 1, 100);
+    ap_poll_until($port, $id, 'FINISHED', 10);
+    $id;
+};
+my $err = $@;
+ap_stop_nginx($dir);
+die $err if $err;
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"1060"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+
+
+
+=== TEST 6: a job that computes for longer than the TTL does not vanish
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_ttl 1s;
+        async_primes_max_number 100000000000;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $t0 = Time::HiRes::time();
+my $id = ap_post_job($port, 1, $main::LongJob);
+my $body;
+while (1) {
+    my $res = ap_http('GET', "http://127.0.0.1:$port/sumPrime/$id");
+    die "the record vanished while its job computed ($res->{status})\n"
+        unless $res->{status} == 200;
+    last if $res->{content} =~ /"FINISHED"/;
+    die "the job did not finish in 120 s\n"
+        if Time::HiRes::time() - $t0 > 120;
+    Time::HiRes::sleep(0.2);
+}
+my $took = Time::HiRes::time() - $t0;
+die sprintf("the job took %.2f s, not over twice the TTL: no proof\n",
+            $took) if $took < 2.2;
+$block->set_value("request", "GET /sumPrime/$id");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like eval
+qr/"status":"FINISHED","payload":"$main::LongJobSum"\}$/

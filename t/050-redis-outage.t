@@ -1,0 +1,96 @@
+# Redis stopped and started again under a running NGINX: 503 at once while
+# it is out, served again after, logged once each way.
+
+use strict;
+use warnings;
+use FindBin ();
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesTest;
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_long_string();
+no_shuffle();
+
+# a Redis of this test's own, stopped and started (and stopped at exit by
+# AsyncPrimesTest)
+$ENV{TEST_NGINX_OWN_REDIS_PORT} ||= ap_free_port();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: out, then back
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT;
+    async_primes_redis_timeout 500ms;
+--- config
+    location /sumPrime {
+        async_primes;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $redis = $ENV{TEST_NGINX_OWN_REDIS_PORT};
+my $url = "http://127.0.0.1:$port/sumPrime";
+
+# answers with the status the module settles on within $timeout seconds
+my $settle = sub {
+    my ($want, $timeout) = @_;
+    my $deadline = time + $timeout;
+    my $res;
+    do {
+        $res = ap_http('POST', $url, '{"a":1,"b":100}',
+                      { 'Content-Type' => 'application/json' });
+        return $res if $res->{status} == $want;
+        select(undef, undef, undef, 0.05);
+    } while (time < $deadline);
+    die "POST gave $res->{status}, not $want, for $timeout s\n";
+};
+
+ap_start_redis($redis);
+my $res = $settle->(202, 10);
+my ($id) = $res->{content} =~ /"requestId":"([^"]+)"/;
+ap_poll_until($port, $id, 'FINISHED', 10);
+
+ap_stop_redis($redis);
+my $t0 = time;
+$res = $settle->(503, 5);
+die "no Retry-After on a 503\n" unless $res->{headers}{'retry-after'};
+die "503 took too long\n" if time - $t0 > 3;
+
+$res = ap_http('GET', "$url/$id");
+die "a poll gave $res->{status} while Redis was out\n"
+    unless $res->{status} == 503;
+
+ap_start_redis($redis);
+$settle->(202, 10);
+--- request
+POST /sumPrime
+{"a": 1, "b": 100}
+--- error_code: 202
+--- error_log
+async_primes: redis "127.0.0.1:
+is unreachable
+is reachable again
+
+
+
+=== TEST 2: the Redis of the job store is down at start
+--- http_config
+    async_primes_redis 127.0.0.1:1;
+--- config
+    location /sumPrime {
+        async_primes;
+    }
+--- request
+POST /sumPrime
+{"a":1,"b":100}
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+Content-Type: application/json
+--- response_body
+{"error":"the job store (redis) is unavailable"}
+--- error_log
+async_primes: redis "127.0.0.1:1" is unreachable
