@@ -12,8 +12,8 @@
 int
 ngx_async_primes_id_generate(unsigned char *id)
 {
-    size_t          i, n;
-    unsigned char   bytes[16];
+    size_t         i, n;
+    unsigned char  bytes[16];
 
     static const char  hex[] = "0123456789abcdef";
 

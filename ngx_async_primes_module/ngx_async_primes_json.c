@@ -43,8 +43,8 @@ size_t
 ngx_async_primes_json_escape(unsigned char *dst, const unsigned char *src,
     size_t len)
 {
-    size_t          i, n;
-    unsigned char   c;
+    size_t         i, n;
+    unsigned char  c;
 
     static const char  hex[] = "0123456789abcdef";
 
@@ -121,9 +121,9 @@ ngx_async_primes_json_record(unsigned char *dst, const unsigned char *id,
     const unsigned char *payload, size_t payload_len,
     const unsigned char *error, size_t error_len)
 {
-    size_t                      i;
-    const char                 *name;
-    ngx_async_primes_json_out_t  out;
+    size_t                        i;
+    const char                   *name;
+    ngx_async_primes_json_out_t   out;
 
     name = "UNKNOWN";
 
@@ -167,7 +167,7 @@ size_t
 ngx_async_primes_json_error(unsigned char *dst, const unsigned char *message,
     size_t len)
 {
-    ngx_async_primes_json_out_t  out;
+    ngx_async_primes_json_out_t   out;
 
     out.dst = dst;
     out.n = 0;

@@ -345,7 +345,7 @@ ngx_async_primes_small_primes(uint32_t limit, size_t *n)
 
     /* index i stands for 2 * i + 1 */
 
-    size = limit / 2 + 1;
+    size = ((size_t) limit + 1) / 2;
 
     composite = calloc(size, 1);
     if (composite == NULL) {

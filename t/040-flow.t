@@ -94,7 +94,23 @@ GET /sumPrime/placeholder
 
 
 
-=== TEST 4: a sum over 64 bits, near the top of the 64-bit range
+=== TEST 4: many jobs at once share the pipeline and all end
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my @ids = map { ap_post_job($port, 1, 1000 * $_) } 1 .. 40;
+ap_poll_until($port, $_, 'FINISHED', 30) for @ids;
+$block->set_value("request", "GET /sumPrime/$ids[-1]");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"79170666"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a sum over 64 bits, near the top of the 64-bit range
 --- init
 package main;
 my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT},
@@ -108,7 +124,7 @@ GET /sumPrime/placeholder
 
 
 
-=== TEST 5: a poll answered by another NGINX that did not take the POST
+=== TEST 6: a poll answered by another NGINX that did not take the POST
 --- init
 package main;
 my $dir = "$FindBin::Bin/servroot-second";
@@ -144,7 +160,7 @@ GET /sumPrime/placeholder
 
 
 
-=== TEST 6: a job that computes for longer than the TTL does not vanish
+=== TEST 7: a job that computes for longer than the TTL does not vanish
 --- config
     location /sumPrime {
         async_primes;
