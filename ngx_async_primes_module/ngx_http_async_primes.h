@@ -30,6 +30,10 @@
 /* a record with its longest payload and error message fits */
 #define NGX_HTTP_ASYNC_PRIMES_DOC_LEN        256
 
+/* the 503 of every request that needs Redis while it is out */
+#define NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE                                    \
+    "the job store (redis) is unavailable"
+
 /* seconds a client is told to wait before it polls again */
 #define NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER    "1"
 

@@ -322,7 +322,7 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
     if (rc != NGX_OK) {
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "the job store (redis) is unavailable");
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
     }
 
     cln->handler = ngx_http_async_primes_poll_cleanup;
@@ -364,7 +364,7 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
     if (reply == NULL) {
         rc = ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "the job store (redis) is unavailable");
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
 
     } else if (reply->type == REDIS_REPLY_NIL) {
         rc = ngx_http_async_primes_send_error(r, NGX_HTTP_NOT_FOUND,

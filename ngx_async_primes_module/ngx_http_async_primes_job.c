@@ -78,7 +78,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     if (amcf->redis.ctx == NULL) {
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "the job store (redis) is unavailable");
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
     }
 
     ctx = ngx_http_async_primes_get_ctx(r);
@@ -145,7 +145,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         ngx_http_async_primes_job_finish(job);
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "the job store (redis) is unavailable");
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
     }
 
     /* the request waits for the record to be stored */
@@ -192,7 +192,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
 
         ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     NULL, 0,
-                                    "the job store (redis) is unavailable");
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
         ngx_http_async_primes_job_finish(job);
         return;
     }

@@ -1,5 +1,6 @@
-# Redis stopped and started again under a running NGINX: 503 at once while
-# it is out, served again after, logged once each way.
+# Redis stopped, started again, or paused under a running NGINX: 503 at
+# once (or after the command timeout) while it is out, served again after,
+# logged once each way.
 
 use strict;
 use warnings;
@@ -94,3 +95,73 @@ Content-Type: application/json
 {"error":"the job store (redis) is unavailable"}
 --- error_log
 async_primes: redis "127.0.0.1:1" is unreachable
+
+
+
+=== TEST 3: a Redis that stops answering: commands time out, then recover
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT;
+    async_primes_redis_timeout 300ms;
+--- config
+    location /sumPrime {
+        async_primes;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $redis = $ENV{TEST_NGINX_OWN_REDIS_PORT};
+my $url = "http://127.0.0.1:$port/sumPrime";
+my $post = sub {
+    ap_http('POST', $url, '{"a":1,"b":100}',
+            { 'Content-Type' => 'application/json' });
+};
+
+eval { ap_stop_redis($redis) };    # as the test before left it
+ap_start_redis($redis);
+my $deadline = Time::HiRes::time() + 10;
+Time::HiRes::sleep(0.05) while $post->()->{status} != 202
+                               && Time::HiRes::time() < $deadline;
+
+my ($pid) = ap_redis($redis, 'INFO', 'server') =~ /process_id:(\d+)/;
+kill 'STOP', $pid or die "cannot pause redis: $!\n";
+
+my $t0 = Time::HiRes::time();
+my $res = $post->();
+my $took = Time::HiRes::time() - $t0;
+kill 'CONT', $pid;
+
+die "a POST to a paused Redis gave $res->{status}, not 503\n"
+    unless $res->{status} == 503;
+die sprintf("the 503 took %.2f s, not about the 300 ms timeout\n", $took)
+    if $took > 2;
+
+$deadline = Time::HiRes::time() + 10;
+Time::HiRes::sleep(0.05) while $post->()->{status} != 202
+                               && Time::HiRes::time() < $deadline;
+--- request
+POST /sumPrime
+{"a": 1, "b": 100}
+--- error_code: 202
+--- error_log
+command timed out
+is reachable again
+
+
+
+=== TEST 4: NGINX's own 503 (limit_req) in the location is JSON too
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    limit_req_zone $binary_remote_addr zone=polls:1m rate=1r/m;
+--- config
+    location /sumPrime {
+        async_primes;
+        limit_req zone=polls;
+    }
+--- request eval
+["GET /sumPrime/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+ "GET /sumPrime/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"]
+--- error_code eval
+[404, 503]
+--- response_body eval
+["{\"error\":\"no such job: it is unknown or has expired\"}\n",
+ "{\"error\":\"service unavailable\"}\n"]
