@@ -21,6 +21,8 @@
 
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
+static void ngx_http_async_primes_job_delete(
+    ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
     ngx_uint_t status, u_char *body, size_t len, const char *error);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
@@ -197,23 +199,9 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
         return;
     }
 
+    /* a full queue is back-pressure: the client is told to come back */
     if (ngx_thread_task_post(job->thread_pool, &job->task) != NGX_OK) {
-
-        /* nobody will compute it: the record must not say otherwise */
-        {
-            const char  *argv[2];
-            size_t       argvlen[2];
-            u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-
-            argv[0] = "DEL";
-            argvlen[0] = 3;
-            argv[1] = (const char *) key;
-            argvlen[1] = ngx_http_async_primes_key(key, job->id);
-
-            (void) ngx_http_async_primes_job_command(job, NULL, 2, argv,
-                                                     argvlen);
-        }
-
+        ngx_http_async_primes_job_delete(job);
         ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NULL, 0,
                                         "too many jobs are queued");
@@ -237,6 +225,24 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
                                         ctx->document.data,
                                         ctx->document.len, NULL);
     }
+}
+
+
+/* nobody will compute the job: its record must not say otherwise */
+
+static void
+ngx_http_async_primes_job_delete(ngx_http_async_primes_job_t *job)
+{
+    const char  *argv[2];
+    size_t       argvlen[2];
+    u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_http_async_primes_key(key, job->id);
+
+    (void) ngx_http_async_primes_job_command(job, NULL, 2, argv, argvlen);
 }
 
 

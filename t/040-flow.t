@@ -191,3 +191,42 @@ GET /sumPrime/placeholder
 --- error_code: 200
 --- response_body_like eval
 qr/"status":"FINISHED","payload":"$main::LongJobSum"\}$/
+
+
+
+=== TEST 8: a full thread pool queue is a 503, and the jobs it holds go on
+--- main_config
+    thread_pool tiny threads=1 max_queue=1;
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_thread_pool tiny;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $url = "http://127.0.0.1:$port/sumPrime";
+my (@ids, $refused);
+for (1 .. 6) {
+    my $res = ap_http('POST', $url, '{"a":1,"b":1000000000}',
+                      { 'Content-Type' => 'application/json' });
+    if ($res->{status} == 202) {
+        push @ids, $res->{content} =~ /"requestId":"([^"]+)"/;
+    } elsif ($res->{status} == 503) {
+        $refused = $res;
+    } else {
+        die "a POST gave $res->{status}\n";
+    }
+}
+die "the queue never overflowed\n" unless $refused;
+die "no Retry-After on the 503\n" unless $refused->{headers}{'retry-after'};
+die "unexpected 503 body: $refused->{content}\n"
+    unless $refused->{content} eq qq({"error":"too many jobs are queued"}\n);
+ap_poll_until($port, $_, 'FINISHED', 60) for @ids;
+$block->set_value("request", "GET /sumPrime/$ids[-1]");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"24739512092254535"\}$
+--- error_log
+thread pool "tiny" queue overflow
