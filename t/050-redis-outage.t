@@ -158,8 +158,8 @@ is reachable again
         limit_req zone=polls;
     }
 --- request eval
-["GET /sumPrime/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
- "GET /sumPrime/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"]
+["GET /sumPrime/5e0c0ffe-e000-4000-8000-000000000050",
+ "GET /sumPrime/5e0c0ffe-e000-4000-8000-000000000050"]
 --- error_code eval
 [404, 503]
 --- response_body eval
