@@ -43,6 +43,22 @@ typedef struct {
 
 int ngx_async_primes_sum(uint64_t a, uint64_t b,
     ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx);
+
+/*
+ * The estimated time ngx_async_primes_sum() takes for [a, b] on one core of
+ * the reference machine (docs/benchmarks.md), in microseconds: what a
+ * server compares with its budget before any thread runs.
+ */
+uint64_t ngx_async_primes_sum_cost(uint64_t a, uint64_t b);
+
+/*
+ * Splits [a, b] into at most n ranges lo[i]..hi[i] that
+ * ngx_async_primes_sum() computes independently (one thread each) and whose
+ * sums add up to the sum of [a, b]; returns how many, 1 where splitting
+ * would not pay.
+ */
+unsigned ngx_async_primes_sum_split(uint64_t a, uint64_t b, unsigned n,
+    uint64_t *lo, uint64_t *hi);
 size_t ngx_async_primes_uint128_to_decimal(ngx_async_primes_uint128_t value,
     char *buf);
 
