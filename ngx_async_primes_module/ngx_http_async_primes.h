@@ -24,6 +24,9 @@
 
 #define NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX     "async_primes:job:"
 
+/* the most thread tasks one job is split into */
+#define NGX_HTTP_ASYNC_PRIMES_MAX_PARTS      16
+
 /* NGINX 1.22 has no name for it */
 #define NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE  422
 
@@ -93,6 +96,8 @@ typedef struct {
     ngx_flag_t                          enable;
     ngx_thread_pool_t                  *thread_pool;
     ngx_msec_t                          ttl;
+    ngx_msec_t                          max_work;
+    ngx_uint_t                          job_threads;
     uint64_t                            max_number;
     ngx_uint_t                          max_number_set;
 } ngx_http_async_primes_loc_conf_t;
@@ -113,12 +118,29 @@ typedef enum {
 } ngx_http_async_primes_job_state_e;
 
 
+typedef struct ngx_http_async_primes_job_s  ngx_http_async_primes_job_t;
+
+
+/* a range of a job computed by one thread task */
+typedef struct {
+    ngx_thread_task_t                   task;
+    ngx_http_async_primes_job_t        *job;
+    uint64_t                            lo;
+    uint64_t                            hi;
+
+    /* written by the thread, read after its completion */
+    ngx_async_primes_sum_ctx_t          sum_ctx;
+    ngx_async_primes_uint128_t          sum;
+    int                                 rc;
+} ngx_http_async_primes_part_t;
+
+
 /*
  * A job outlives the POST that created it: it is allocated on its own,
  * lives in the worker's list of jobs, and is freed only by
  * ngx_http_async_primes_job_free().
  */
-typedef struct {
+struct ngx_http_async_primes_job_s {
     ngx_queue_t                         queue;
     ngx_http_async_primes_job_state_e   state;
 
@@ -141,13 +163,14 @@ typedef struct {
     u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     size_t                              doc_len;
 
-    ngx_thread_task_t                   task;
+    /* the parts not yet queued wait for room in the thread pool */
+    ngx_event_t                         post;
 
-    /* written by the thread, read after its completion */
-    ngx_async_primes_sum_ctx_t          sum_ctx;
-    ngx_async_primes_uint128_t          sum;
-    int                                 rc;
-} ngx_http_async_primes_job_t;
+    ngx_http_async_primes_part_t       *parts;
+    ngx_uint_t                          nparts;
+    ngx_uint_t                          posted;
+    ngx_uint_t                          computed;
+};
 
 
 extern ngx_module_t  ngx_http_async_primes_module;

@@ -186,6 +186,7 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
 {
     off_t                              len;
     u_char                            *p, *data;
+    uint64_t                           cost;
     ssize_t                            n;
     ngx_buf_t                         *b;
     ngx_chain_t                       *cl;
@@ -268,6 +269,28 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
         return ngx_http_async_primes_send_error(r,
                                             NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
                                             (char *) message);
+    }
+
+    /* refused before any thread runs: the estimate is microseconds */
+    cost = ngx_async_primes_sum_cost(body.a, body.b);
+
+    if (cost / 1000 > alcf->max_work) {
+        p = ngx_sprintf(message, "the job would take about %uL.%uL s to "
+                        "compute, over the ", cost / 1000000,
+                        cost / 100000 % 10);
+
+        if (alcf->max_work % 1000) {
+            p = ngx_sprintf(p, "%M ms", alcf->max_work);
+
+        } else {
+            p = ngx_sprintf(p, "%M s", alcf->max_work / 1000);
+        }
+
+        ngx_sprintf(p, " allowed here%Z");
+
+        return ngx_http_async_primes_send_error(r,
+                                        NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
+                                        (char *) message);
     }
 
     return ngx_http_async_primes_job_start(r, body.a, body.b);

@@ -17,6 +17,7 @@
 
 
 #define NGX_HTTP_ASYNC_PRIMES_WRITE_RETRY  1000
+#define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
 
 
 static void ngx_http_async_primes_job_request_cleanup(void *data);
@@ -25,6 +26,9 @@ static void ngx_http_async_primes_job_delete(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
     ngx_uint_t status, u_char *body, size_t len, const char *error);
+static ngx_uint_t ngx_http_async_primes_job_post(
+    ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_post_handler(ngx_event_t *ev);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
 static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
 static void ngx_http_async_primes_job_refresh(ngx_event_t *ev);
@@ -67,10 +71,14 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
 {
     size_t                              len;
     u_char                             *doc;
+    uint64_t                            lo[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
+    uint64_t                            hi[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
     ngx_int_t                           rc;
+    ngx_uint_t                          i, nparts;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_async_primes_ctx_t        *ctx;
     ngx_http_async_primes_job_t        *job;
+    ngx_http_async_primes_part_t       *part;
     ngx_http_async_primes_loc_conf_t   *alcf;
     ngx_http_async_primes_main_conf_t  *amcf;
 
@@ -93,9 +101,31 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job = ngx_calloc(sizeof(ngx_http_async_primes_job_t), ngx_cycle->log);
+    nparts = ngx_async_primes_sum_split(a, b, alcf->job_threads, lo, hi);
+
+    /* the job and its parts, in one allocation freed in one place */
+    job = ngx_calloc(sizeof(ngx_http_async_primes_job_t)
+                     + nparts * sizeof(ngx_http_async_primes_part_t),
+                     ngx_cycle->log);
     if (job == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job->parts = (ngx_http_async_primes_part_t *) (job + 1);
+    job->nparts = nparts;
+
+    for (i = 0; i < nparts; i++) {
+        part = &job->parts[i];
+
+        part->job = job;
+        part->lo = lo[i];
+        part->hi = hi[i];
+
+        part->task.ctx = part;
+        part->task.handler = ngx_http_async_primes_job_thread;
+        part->task.event.data = part;
+        part->task.event.handler = ngx_http_async_primes_job_computed;
+        part->task.event.log = ngx_cycle->log;
     }
 
     if (ngx_async_primes_id_generate(job->id) != 0) {
@@ -104,6 +134,10 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         ngx_free(job);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "async_primes: job %*s in %ui parts",
+                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, nparts);
 
     len = ngx_async_primes_json_record(NULL, job->id, NGX_ASYNC_PRIMES_ID_LEN,
                                        NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
@@ -129,11 +163,9 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     job->thread_pool = alcf->thread_pool;
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_STORING;
 
-    job->task.ctx = job;
-    job->task.handler = ngx_http_async_primes_job_thread;
-    job->task.event.data = job;
-    job->task.event.handler = ngx_http_async_primes_job_computed;
-    job->task.event.log = ngx_cycle->log;
+    job->post.data = job;
+    job->post.handler = ngx_http_async_primes_job_post_handler;
+    job->post.log = ngx_cycle->log;
 
     job->refresh.data = job;
     job->refresh.handler = ngx_http_async_primes_job_refresh;
@@ -200,7 +232,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
     }
 
     /* a full queue is back-pressure: the client is told to come back */
-    if (ngx_thread_task_post(job->thread_pool, &job->task) != NGX_OK) {
+    if (ngx_http_async_primes_job_post(job) == 0) {
         ngx_http_async_primes_job_delete(job);
         ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NULL, 0,
@@ -216,6 +248,10 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
      * jobs are written, or given up after a TTL without Redis.
      */
     ngx_add_timer(&job->refresh, job->ttl / 3);
+
+    if (job->posted < job->nparts) {
+        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+    }
 
     if (job->request) {
         ctx = ngx_http_get_module_ctx(job->request,
@@ -305,42 +341,96 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
 }
 
 
+/*
+ * Posts the parts not yet queued, in order; returns how many are queued.
+ * Once one part is, the job is accepted and the rest wait for room.
+ */
+
+static ngx_uint_t
+ngx_http_async_primes_job_post(ngx_http_async_primes_job_t *job)
+{
+    while (job->posted < job->nparts) {
+        if (ngx_thread_task_post(job->thread_pool,
+                                 &job->parts[job->posted].task)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        job->posted++;
+    }
+
+    return job->posted;
+}
+
+
+static void
+ngx_http_async_primes_job_post_handler(ngx_event_t *ev)
+{
+    ngx_http_async_primes_job_t  *job = ev->data;
+
+    if (ngx_http_async_primes_job_post(job) < job->nparts) {
+        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+    }
+}
+
+
 static void
 ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_async_primes_job_t  *job = data;
+    ngx_http_async_primes_part_t  *part = data;
 
-    /* touches nothing but the job's own compute fields */
-    job->rc = ngx_async_primes_sum(job->a, job->b, &job->sum,
-                                   &job->sum_ctx);
+    /* touches nothing but the part's own compute fields */
+    part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
+                                    &part->sum_ctx);
 }
 
 
 static void
 ngx_http_async_primes_job_computed(ngx_event_t *ev)
 {
-    size_t                        len;
-    ngx_async_primes_status_e     status;
-    ngx_http_async_primes_job_t  *job;
-    char                          payload[NGX_ASYNC_PRIMES_UINT128_LEN];
-    const char                   *error;
+    int                            rc;
+    size_t                         len;
+    ngx_uint_t                     i;
+    const char                    *error;
+    ngx_async_primes_status_e      status;
+    ngx_async_primes_uint128_t     sum;
+    ngx_http_async_primes_job_t   *job;
+    ngx_http_async_primes_part_t  *part;
+    char                           payload[NGX_ASYNC_PRIMES_UINT128_LEN];
 
-    job = ev->data;
+    part = ev->data;
+    job = part->job;
+
+    if (++job->computed < job->nparts) {
+        return;
+    }
 
     if (job->refresh.timer_set) {
         ngx_del_timer(&job->refresh);
     }
 
+    rc = NGX_ASYNC_PRIMES_SUM_OK;
+    sum = 0;
+
+    for (i = 0; i < job->nparts; i++) {
+        if (job->parts[i].rc != NGX_ASYNC_PRIMES_SUM_OK) {
+            rc = job->parts[i].rc;
+        }
+
+        sum += job->parts[i].sum;
+    }
+
     len = 0;
     error = NULL;
 
-    if (job->rc == NGX_ASYNC_PRIMES_SUM_OK) {
+    if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
         status = NGX_ASYNC_PRIMES_STATUS_FINISHED;
-        len = ngx_async_primes_uint128_to_decimal(job->sum, payload);
+        len = ngx_async_primes_uint128_to_decimal(sum, payload);
 
     } else {
         status = NGX_ASYNC_PRIMES_STATUS_FAILED;
-        error = (job->rc == NGX_ASYNC_PRIMES_SUM_NOMEM)
+        error = (rc == NGX_ASYNC_PRIMES_SUM_NOMEM)
                 ? "the server ran out of memory computing the sum"
                 : "the computation was stopped";
 
@@ -573,6 +663,10 @@ ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job)
         ngx_del_timer(&job->refresh);
     }
 
+    if (job->post.timer_set) {
+        ngx_del_timer(&job->post);
+    }
+
     if (job->commands == 0) {
         ngx_http_async_primes_job_free(job);
     }
@@ -614,6 +708,10 @@ ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf)
 
         if (job->refresh.timer_set) {
             ngx_del_timer(&job->refresh);
+        }
+
+        if (job->post.timer_set) {
+            ngx_del_timer(&job->post);
         }
 
         ngx_http_async_primes_job_free(job);

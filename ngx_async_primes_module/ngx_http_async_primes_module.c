@@ -13,7 +13,8 @@
 
 
 #define NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT  "127.0.0.1:6379"
-#define NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT    1000000000
+#define NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT    ((uint64_t) -1)
+#define NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT   10000
 
 
 static void *ngx_http_async_primes_create_main_conf(ngx_conf_t *cf);
@@ -36,8 +37,13 @@ static char *ngx_http_async_primes_max_number(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_async_primes_check_threads(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_threads_post =
+    ngx_http_async_primes_check_threads;
 
 static ngx_conf_post_handler_pt  ngx_http_async_primes_timeout_post =
     ngx_http_async_primes_check_timeout;
@@ -80,6 +86,20 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("async_primes_max_work"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_loc_conf_t, max_work),
+      NULL },
+
+    { ngx_string("async_primes_job_threads"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_loc_conf_t, job_threads),
+      &ngx_http_async_primes_threads_post },
 
     { ngx_string("async_primes_max_number"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -186,6 +206,8 @@ ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->ttl = NGX_CONF_UNSET_MSEC;
+    alcf->max_work = NGX_CONF_UNSET_MSEC;
+    alcf->job_threads = NGX_CONF_UNSET_UINT;
     alcf->max_number = (uint64_t) -1;
     alcf->max_number_set = 0;
 
@@ -206,6 +228,9 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     ngx_conf_merge_msec_value(conf->ttl, prev->ttl, 3 * 60 * 1000);
+    ngx_conf_merge_msec_value(conf->max_work, prev->max_work,
+                              NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT);
+    ngx_conf_merge_uint_value(conf->job_threads, prev->job_threads, 1);
 
     if (!conf->max_number_set) {
         conf->max_number = prev->max_number_set
@@ -506,6 +531,19 @@ ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post, void *data)
 
     if (*timeout == 0) {
         return "must be at least 1ms";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_check_threads(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *threads = data;
+
+    if (*threads < 1 || *threads > NGX_HTTP_ASYNC_PRIMES_MAX_PARTS) {
+        return "must be from 1 to 16";
     }
 
     return NGX_CONF_OK;

@@ -59,6 +59,12 @@ my @bad = (
      qr/\[emerg\] \d+#\d+: invalid port in "async_primes_redis" address "127.0.0.1:99999"/],
     ['', "async_primes_redis 127.0.0.1:6379;\n    async_primes_redis 127.0.0.1:6380;", '',
      qr/\[emerg\] \d+#\d+: "async_primes_redis" directive is duplicate/],
+    ['', '', 'async_primes_job_threads 0;',
+     qr/\[emerg\] \d+#\d+: "async_primes_job_threads" directive must be from 1 to 16/],
+    ['', '', 'async_primes_job_threads 17;',
+     qr/\[emerg\] \d+#\d+: "async_primes_job_threads" directive must be from 1 to 16/],
+    ['', '', 'async_primes_max_work lots;',
+     qr/\[emerg\] \d+#\d+: "async_primes_max_work" directive invalid value/],
     ['', 'async_primes_redis_timeout 0;', '',
      qr/\[emerg\] \d+#\d+: "async_primes_redis_timeout" directive must be at least 1ms/],
     ['', 'async_primes_redis_timeout forever;', '',
@@ -90,6 +96,8 @@ my ($status, $out) = nginx_t('thread_pool primes threads=1;',
                              'async_primes_redis unix:/tmp/redis.sock;',
                              "async_primes_thread_pool primes;\n"
                              . "async_primes_ttl 10s;\n"
+                             . "async_primes_max_work 1m;\n"
+                             . "async_primes_job_threads 16;\n"
                              . "async_primes_max_number 18446744073709551615;");
 is($status, 0, 'a good configuration passes') or diag($out);
 

@@ -13,7 +13,7 @@
 #
 #   ap_http($method, $url, $body, \%headers)  -> {status, reason, headers, content}
 #   ap_post_job($port, $a, $b)               -> requestId (dies unless 202)
-#   ap_poll_until($port, $id, $status, $timeout_s) -> the final body
+#   ap_poll_until($port, $id, $status, $timeout_s[, $location]) -> the body
 #   ap_redis($port, @args)                   -> the reply (dies on an error reply)
 #   ap_start_redis($port) / ap_stop_redis($port)
 #   ap_start_nginx($dir, $conf_text) / ap_stop_nginx($dir)
@@ -242,12 +242,13 @@ sub ap_post_job {
 }
 
 sub ap_poll_until {
-    my ($port, $id, $status, $timeout) = @_;
+    my ($port, $id, $status, $timeout, $location) = @_;
     $timeout //= 10;
+    $location //= '/sumPrime';
     my $until = Time::HiRes::time() + $timeout;
     my $last = '(no answer)';
     while (1) {
-        my $r = ap_http('GET', "http://127.0.0.1:$port/sumPrime/$id");
+        my $r = ap_http('GET', "http://127.0.0.1:$port$location/$id");
         $last = "$r->{status} " . ($r->{content} // '');
         my $doc = eval { JSON::PP->new->decode($r->{content} // '') };
         if ($doc && ref $doc eq 'HASH' && defined $doc->{status}
