@@ -3,6 +3,7 @@
 # ./build.sh [build]   install what is missing, build the dynamic module
 # ./build.sh run       build, then run a private Redis and NGINX on PORT
 # ./build.sh test      build, then run every suite in t/ (prove -r t)
+# ./build.sh bench     build, then run the benchmarks (--smoke: quick)
 # ./build.sh clean     remove build/
 #
 # Environment: NGINX_SRC (an NGINX source tree to build against instead of
@@ -76,10 +77,10 @@ build_module() {
 
     flags="-g -O2 -Wall -Werror $(sanitize_flags)"
     tree=$BUILD/nginx
-    stamp="$src|$flags"
+    stamp="$src|$flags|$(cksum <"$ROOT/config")"
 
-    # configure once per source tree and flags, in a copy: the tree may be
-    # read-only (Debian's) and must stay clean
+    # configure once per source tree, flags and addon script, in a copy:
+    # the tree may be read-only (Debian's) and must stay clean
     if [ ! -f "$tree/objs/Makefile" ] || [ "$(cat "$BUILD/.stamp" 2>/dev/null)" != "$stamp" ]
     then
         rm -rf "$tree"
@@ -277,10 +278,80 @@ run_tests() {
     return $rc
 }
 
+# ./build.sh bench [--smoke] [--big]: the engine against primesieve, then
+# the HTTP side with wrk, in ratios (docs/benchmarks.md).  Fails on a wrong
+# sum or a benchmark that cannot run, never on a missed target.
+bench() {
+    local smoke=${BENCH_SMOKE:-0} arg name f rc=0
+    local cflags="-O2" dir=$ROOT/ngx_async_primes_module
+    local -a args=() todo=(ngx_async_primes_sum ngx_async_primes_prefix)
+    local -a srcs=()
+    local -A seen=()
+    local inc='s/^\s*#\s*include\s*"\(ngx_async_primes_\w*\)\.h".*/\1/p'
+
+    for arg in "$@"; do
+        case "$arg" in
+            --smoke) smoke=1 ;;
+            --big)   args+=(--big) ;;
+            *)       die "usage: $0 bench [--smoke] [--big]" ;;
+        esac
+    done
+
+    [ "$smoke" = 1 ] && args+=(--smoke)
+
+    [ "${SANITIZE:-0}" = 1 ] \
+        && die "benchmarks need an optimized build: unset SANITIZE"
+
+    build
+    PACKAGES="libprimesieve-dev primesieve wrk" install_deps
+
+    # the pure engine: the two headers, the .c of every ngx_async_primes_*.h
+    # they reach, and what those include in turn
+    while [ ${#todo[@]} -gt 0 ]; do
+        name=${todo[0]}
+        todo=("${todo[@]:1}")
+
+        [ -n "${seen[$name]:-}" ] && continue
+        seen[$name]=1
+
+        [ -f "$dir/$name.c" ] && srcs+=("$dir/$name.c")
+
+        for f in "$dir/$name.h" "$dir/$name.c"; do
+            [ -f "$f" ] || continue
+            # shellcheck disable=SC2207
+            todo+=($(sed -n "$inc" "$f"))
+        done
+    done
+
+    [ -f "$dir/ngx_async_primes_prefix.c" ] \
+        || die "no $dir/ngx_async_primes_prefix.c: the engine is not complete"
+
+    # portable -O2, as NGINX and the module are built: no -march=native
+    log "building build/bench-engine"
+    "${CC:-cc}" $cflags -std=gnu99 -Wall -Wextra -Werror \
+        -DBENCH_CFLAGS="\"$cflags\"" -I "$dir" \
+        -o "$BUILD/bench-engine" "$ROOT/bench/engine.c" "${srcs[@]}" \
+        -lprimesieve -pthread \
+        || die "cannot build bench/engine.c"
+
+    # pipefail: a failed benchmark fails its pipeline, not tee
+    "$BUILD/bench-engine" "${args[@]}" | tee "$BUILD/bench-engine.txt" \
+        || rc=1
+
+    NGINX_BINARY=$NGINX_BINARY MODULE=$MODULE BENCH_SMOKE=$smoke \
+        "$ROOT/bench/http.sh" | tee "$BUILD/bench-http.txt" \
+        || rc=1
+
+    log "the tables are in build/bench-engine.txt and build/bench-http.txt"
+
+    return $rc
+}
+
 case "${1:-build}" in
     build)  build ;;
     run)    run ;;
     test)   run_tests ;;
     clean)  rm -rf "$BUILD" ;;
-    *)      die "usage: $0 [build|run|test|clean]" ;;
+    bench)  shift; bench "$@" ;;
+    *)      die "usage: $0 [build|run|test|bench|clean]" ;;
 esac
