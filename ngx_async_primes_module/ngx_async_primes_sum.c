@@ -64,8 +64,9 @@
 #define NGX_ASYNC_PRIMES_SUM_SOURCE_SHIFT 15
 
 /*
- * Small sieving primes hit a segment at least 32 times, p <= 64 Ki for a
- * full one; medium ones at least twice, p <= 1 Mi; large ones less.
+ * Small sieving primes hit a segment 32 times or more, p <= 64 Ki for a
+ * full one; medium ones at least twice, p <= 1 Mi; large ones less.  For
+ * the model: the largest medium prime.
  */
 #define NGX_ASYNC_PRIMES_SUM_MEDIUM       ((uint64_t) 1 << 20)
 
@@ -1270,7 +1271,7 @@ ngx_async_primes_sieve_init(ngx_async_primes_sieve_t *s, uint64_t lo,
     /*
      * A large prime's next multiple is at most 6 * (p / 30) + 6 bytes
      * ahead: that many segments and one more for the offset within the
-     * current one need buckets of their own, 3280 for p < 2^32.
+     * current one need buckets of their own: 3278 for p < 2^32, so 4096.
      */
 
     step = limit / 30 * 6 + 6;
