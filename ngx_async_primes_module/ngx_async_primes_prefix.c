@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ngx_async_primes_prefix.h"
+#include "ngx_async_primes_sum_internal.h"
 
 
 /*
@@ -126,7 +127,6 @@ typedef struct {
 } ngx_async_primes_prefix_t;
 
 
-static uint64_t ngx_async_primes_prefix_isqrt(uint64_t x);
 static uint64_t ngx_async_primes_prefix_icbrt(uint64_t x);
 static int ngx_async_primes_prefix_small(uint64_t x,
     ngx_async_primes_uint128_t *sum);
@@ -261,29 +261,6 @@ ngx_async_primes_prefix_cost(uint64_t x)
 /* integer Newton from above: no libm, exact for all of uint64_t */
 
 static uint64_t
-ngx_async_primes_prefix_isqrt(uint64_t x)
-{
-    uint64_t  r, s;
-
-    if (x < 2) {
-        return x;
-    }
-
-    r = (uint64_t) 1 << ((64 - __builtin_clzll(x) + 1) / 2);
-
-    for ( ;; ) {
-        s = (r + x / r) / 2;
-
-        if (s >= r) {
-            return r;
-        }
-
-        r = s;
-    }
-}
-
-
-static uint64_t
 ngx_async_primes_prefix_icbrt(uint64_t x)
 {
     uint64_t  r, s;
@@ -371,7 +348,7 @@ ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s, uint64_t x)
     memset(s, 0, sizeof(ngx_async_primes_prefix_t));
 
     s->x = x;
-    s->sqrtx = ngx_async_primes_prefix_isqrt(x);
+    s->sqrtx = ngx_async_primes_isqrt(x);
 
     s->y = ngx_async_primes_prefix_icbrt(x) * NGX_ASYNC_PRIMES_PREFIX_ALPHA;
 
@@ -772,7 +749,7 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
         hiv = high - 1;
         n = (high - low) / 2;
 
-        root = ngx_async_primes_prefix_isqrt(hiv);
+        root = ngx_async_primes_isqrt(hiv);
         bmax = s->pi[root < s->y ? root : s->y];
 
         for (b = bprev + 1; b <= bmax; b++) {
@@ -882,7 +859,7 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
         bleaf = s->a;
 
         if (low > 0) {
-            root = ngx_async_primes_prefix_isqrt(s->x / low);
+            root = ngx_async_primes_isqrt(s->x / low);
             bleaf = s->pi[root < s->y ? root : s->y];
         }
 
@@ -1164,7 +1141,7 @@ ngx_async_primes_prefix_p2(ngx_async_primes_prefix_t *s, uint64_t low,
 
         memset(s->p2buf, 1, n);
 
-        root = ngx_async_primes_prefix_isqrt(hi);
+        root = ngx_async_primes_isqrt(hi);
 
         for (b = 2; b <= s->a && s->primes[b] <= root; b++) {
             p = s->primes[b];

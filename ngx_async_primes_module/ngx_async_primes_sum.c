@@ -273,7 +273,6 @@ static uint64_t ngx_async_primes_load(const uint8_t *p);
 static int ngx_async_primes_stopped(int *stop);
 static void ngx_async_primes_progress(ngx_async_primes_sum_ctx_t *ctx,
     uint64_t done);
-static uint64_t ngx_async_primes_isqrt(uint64_t n);
 static size_t ngx_async_primes_pi_bound(uint64_t x);
 static int ngx_async_primes_mr(uint64_t n);
 static uint64_t ngx_async_primes_mont_mul(uint64_t a, uint64_t b,
@@ -2311,7 +2310,7 @@ ngx_async_primes_progress(ngx_async_primes_sum_ctx_t *ctx, uint64_t done)
 }
 
 
-static uint64_t
+uint64_t
 ngx_async_primes_isqrt(uint64_t n)
 {
     int       bits;

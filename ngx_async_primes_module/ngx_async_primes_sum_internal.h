@@ -44,5 +44,8 @@ uint64_t ngx_async_primes_sum_method_cost(uint64_t a, uint64_t b,
 /* deterministic for every 64-bit n */
 int ngx_async_primes_is_prime(uint64_t n);
 
+/* floor(sqrt(n)), exact for every 64-bit n; shared with the prefix sums */
+uint64_t ngx_async_primes_isqrt(uint64_t n);
+
 
 #endif /* _NGX_ASYNC_PRIMES_SUM_INTERNAL_H_INCLUDED_ */

@@ -11,6 +11,9 @@
 #include <time.h>
 
 #include "ngx_async_primes_prefix.h"
+
+/* links the engine the prefix sums share code with */
+#include "ngx_async_primes_sum.h"
 #include "tap.h"
 
 
