@@ -103,6 +103,15 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
 
     nparts = ngx_async_primes_sum_split(a, b, alcf->job_threads, lo, hi);
 
+    if (nparts == 0 || nparts > alcf->job_threads) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "async_primes: the engine split [%uL, %uL] into %ui "
+                      "parts", a, b, nparts);
+        nparts = 1;
+        lo[0] = a;
+        hi[0] = b;
+    }
+
     /* the job and its parts, in one allocation freed in one place */
     job = ngx_calloc(sizeof(ngx_http_async_primes_job_t)
                      + nparts * sizeof(ngx_http_async_primes_part_t),
