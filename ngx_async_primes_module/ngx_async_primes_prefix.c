@@ -141,6 +141,8 @@ static int ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s,
     ngx_async_primes_u128_t *s2);
 static int ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
     ngx_async_primes_u128_t *s2, ngx_async_primes_u128_t *p2);
+static int ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s,
+    uint64_t p, uint64_t low, uint64_t high, uint64_t *mlo, uint64_t *mhi);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_tree_leaves(
     ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_final_leaves(
@@ -895,22 +897,16 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
 
 /*
- * The leaves of p_b with v = x / (m p_b) in [max(low, y + 1 or p_b^2),
- * high): m in (x / high / p_b, x / v0 / p_b], m p_b > y, lpf(m) > p_b.
+ * The m of the leaves of p whose v = x / (m p) is in [max(low, y + 1 or
+ * p^2), high): m in (mlo, mhi]; 0 if there are none.  Both leaf walkers
+ * start from it.
  */
 
-static ngx_async_primes_u128_t
-ngx_async_primes_prefix_tree_leaves(ngx_async_primes_prefix_t *s,
-    uint32_t b, uint64_t low, uint64_t high)
+static int
+ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s, uint64_t p,
+    uint64_t low, uint64_t high, uint64_t *mlo, uint64_t *mhi)
 {
-    int32_t                  l;
-    size_t                   k;
-    uint32_t                 j, jlo, jhi;
-    uint64_t                 p, v0, mlo, mhi, m, v, sum, xp;
-    ngx_async_primes_u128_t  t, tq;
-
-    p = s->primes[b];
-    xp = s->x / p;
+    uint64_t  v0;
 
     v0 = (p * p < s->y + 1) ? p * p : s->y + 1;
 
@@ -922,18 +918,40 @@ ngx_async_primes_prefix_tree_leaves(ngx_async_primes_prefix_t *s,
         return 0;
     }
 
-    mlo = s->x / high / p;
-    mhi = s->x / v0 / p;
+    *mlo = s->x / high / p;
+    *mhi = s->x / v0 / p;
 
-    if (mlo < s->y / p) {
-        mlo = s->y / p;
+    if (*mlo < s->y / p) {
+        *mlo = s->y / p;
     }
 
-    if (mhi > s->y) {
-        mhi = s->y;
+    if (*mhi > s->y) {
+        *mhi = s->y;
     }
 
-    if (mhi <= mlo) {
+    return *mhi > *mlo;
+}
+
+
+/*
+ * The leaves of p_b with v = x / (m p_b) in [max(low, y + 1 or p_b^2),
+ * high): m in the leaf range, m p_b > y, lpf(m) > p_b.
+ */
+
+static ngx_async_primes_u128_t
+ngx_async_primes_prefix_tree_leaves(ngx_async_primes_prefix_t *s,
+    uint32_t b, uint64_t low, uint64_t high)
+{
+    int32_t                  l;
+    size_t                   k;
+    uint32_t                 j, jlo, jhi;
+    uint64_t                 p, mlo, mhi, m, v, sum, xp;
+    ngx_async_primes_u128_t  t, tq;
+
+    p = s->primes[b];
+    xp = s->x / p;
+
+    if (!ngx_async_primes_prefix_leaf_range(s, p, low, high, &mlo, &mhi)) {
         return 0;
     }
 
@@ -1011,34 +1029,13 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
 {
     int32_t                  l;
     uint32_t                 j, jlo, jhi;
-    uint64_t                 p, v0, mlo, mhi, m, v, sum, xp;
+    uint64_t                 p, mlo, mhi, m, v, sum, xp;
     ngx_async_primes_u128_t  t, tq, c;
 
     p = s->primes[b];
     xp = s->x / p;
 
-    v0 = (p * p < s->y + 1) ? p * p : s->y + 1;
-
-    if (v0 < low) {
-        v0 = low;
-    }
-
-    if (v0 >= high) {
-        return 0;
-    }
-
-    mlo = s->x / high / p;
-    mhi = s->x / v0 / p;
-
-    if (mlo < s->y / p) {
-        mlo = s->y / p;
-    }
-
-    if (mhi > s->y) {
-        mhi = s->y;
-    }
-
-    if (mhi <= mlo) {
+    if (!ngx_async_primes_prefix_leaf_range(s, p, low, high, &mlo, &mhi)) {
         return 0;
     }
 
