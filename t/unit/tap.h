@@ -9,7 +9,9 @@
 
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 
 /*
@@ -74,6 +76,30 @@ tap_done(void)
     }
 
     return tap_failed ? 1 : 0;
+}
+
+
+/* xorshift64*: reproducible runs, each test file with its own seed */
+
+static inline uint64_t
+tap_rnd(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+
+    return *state * 0x2545f4914f6cdd1dULL;
+}
+
+
+static inline double
+tap_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 

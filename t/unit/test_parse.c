@@ -489,9 +489,5 @@ test_random(void)
 static uint64_t
 rnd(void)
 {
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-
-    return rnd_state * 0x2545f4914f6cdd1dULL;
+    return tap_rnd(&rnd_state);
 }

@@ -41,7 +41,6 @@ typedef ngx_async_primes_uint128_t  u128;
 
 
 static const char *dec(u128 v, char *buf);
-static double now(void);
 static uint64_t rnd(void);
 static int cmp_u64(const void *a, const void *b);
 static unsigned char *composite_table(uint64_t n);
@@ -102,27 +101,11 @@ dec(u128 v, char *buf)
 }
 
 
-static double
-now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-/* xorshift64*: reproducible runs */
 
 static uint64_t
 rnd(void)
 {
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-
-    return rnd_state * 0x2545f4914f6cdd1dULL;
+    return tap_rnd(&rnd_state);
 }
 
 
@@ -564,7 +547,7 @@ test_stop(void)
         return;
     }
 
-    start = now();
+    start = tap_now();
 
     /* wait for the sieve to begin, i.e. done beyond the tables' share */
     do {
@@ -577,18 +560,18 @@ test_stop(void)
 
         nanosleep(&(struct timespec) { 0, 5000000 }, NULL);
 
-    } while (now() - start < 3 && (total == 0 || d1 == 0));
+    } while (tap_now() - start < 3 && (total == 0 || d1 == 0));
 
     nanosleep(&(struct timespec) { 0, 50000000 }, NULL);
 
     d2 = __atomic_load_n(&w.ctx.done, __ATOMIC_RELAXED);
 
     __atomic_store_n(&w.ctx.stop, 1, __ATOMIC_RELAXED);
-    stopped = now();
+    stopped = tap_now();
 
     pthread_join(tid, NULL);
 
-    stopped = now() - stopped;
+    stopped = tap_now() - stopped;
 
     tap_ok(total > 0 && d1 > 0 && d2 > d1 && d2 < total,
            "progress of S(10^15) moves: %llu, then %llu of %llu",

@@ -43,7 +43,6 @@ typedef ngx_async_primes_uint128_t  u128;
 
 
 static const char *dec(u128 v, char *buf);
-static double now(void);
 static uint64_t rnd(void);
 static uint64_t mulmod(uint64_t a, uint64_t b, uint64_t m);
 static int is_prime(uint64_t n);
@@ -111,27 +110,11 @@ dec(u128 v, char *buf)
 }
 
 
-static double
-now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-/* xorshift64*: reproducible runs */
 
 static uint64_t
 rnd(void)
 {
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-
-    return rnd_state * 0x2545f4914f6cdd1dULL;
+    return tap_rnd(&rnd_state);
 }
 
 
@@ -309,9 +292,9 @@ is_sum_by(uint64_t a, uint64_t b, ngx_async_primes_sum_method_e m,
     char    buf[NGX_ASYNC_PRIMES_UINT128_LEN + 1];
     double  t;
 
-    t = now();
+    t = tap_now();
     dec(sum_by(a, b, m), buf);
-    t = now() - t;
+    t = tap_now() - t;
 
     ok = tap_ok(strcmp(buf, expected) == 0, "%s: [%llu, %llu] = %s",
                 names[m], (unsigned long long) a, (unsigned long long) b,
@@ -447,9 +430,9 @@ test_references(void)
     is_sum(M64, 0, "0");
     is_sum(1, 1999999, "142913828922");
 
-    t = now();
+    t = tap_now();
     is_sum(1, 1000000000, "24739512092254535");
-    tap_diag("sum up to 10^9 took %.3f s", now() - t);
+    tap_diag("sum up to 10^9 took %.3f s", tap_now() - t);
 
     /* pseudoprimes and squares that the small primes do not catch */
 
@@ -737,7 +720,7 @@ test_methods(void)
 
     bad = 0;
     checks = 0;
-    t = now();
+    t = tap_now();
 
     for (i = 0; i < 120; i++) {
 
@@ -788,7 +771,7 @@ test_methods(void)
 
     tap_ok(bad == 0, "sieve against Miller-Rabin, the prefix sums, trial "
            "division: 120 random ranges up to 2^50 (%d checks)", checks);
-    tap_diag("took %.3f s", now() - t);
+    tap_diag("took %.3f s", tap_now() - t);
 
     /* Miller-Rabin alone above, against trial division */
 
@@ -1180,10 +1163,10 @@ test_stop(const char *what, ngx_async_primes_sum_method_e m, uint64_t a,
         last = done;
     }
 
-    t = now();
+    t = tap_now();
     __atomic_store_n(&job.ctx.stop, 1, __ATOMIC_RELAXED);
     pthread_join(tid, NULL);
-    t = now() - t;
+    t = tap_now() - t;
 
     tap_ok(job.rc == NGX_ASYNC_PRIMES_SUM_STOPPED, "%s: stopped", what);
     tap_ok(monotonic && (last > 0 || !moves) && job.ctx.total == b - a + 1,
