@@ -34,20 +34,7 @@ package main;
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
 my $redis = $ENV{TEST_NGINX_OWN_REDIS_PORT};
 my $url = "http://127.0.0.1:$port/sumPrime";
-
-# answers with the status the module settles on within $timeout seconds
-my $settle = sub {
-    my ($want, $timeout) = @_;
-    my $deadline = time + $timeout;
-    my $res;
-    do {
-        $res = ap_http('POST', $url, '{"a":1,"b":100}',
-                      { 'Content-Type' => 'application/json' });
-        return $res if $res->{status} == $want;
-        select(undef, undef, undef, 0.05);
-    } while (time < $deadline);
-    die "POST gave $res->{status}, not $want, for $timeout s\n";
-};
+my $settle = sub { ap_post_settles($port, @_) };
 
 ap_start_redis($redis);
 my $res = $settle->(202, 10);
@@ -118,9 +105,7 @@ my $post = sub {
 
 eval { ap_stop_redis($redis) };    # as the test before left it
 ap_start_redis($redis);
-my $deadline = Time::HiRes::time() + 10;
-Time::HiRes::sleep(0.05) while $post->()->{status} != 202
-                               && Time::HiRes::time() < $deadline;
+ap_post_settles($port, 202, 10);
 
 my ($pid) = ap_redis($redis, 'INFO', 'server') =~ /process_id:(\d+)/;
 kill 'STOP', $pid or die "cannot pause redis: $!\n";
@@ -135,9 +120,7 @@ die "a POST to a paused Redis gave $res->{status}, not 503\n"
 die sprintf("the 503 took %.2f s, not about the 300 ms timeout\n", $took)
     if $took > 2;
 
-$deadline = Time::HiRes::time() + 10;
-Time::HiRes::sleep(0.05) while $post->()->{status} != 202
-                               && Time::HiRes::time() < $deadline;
+ap_post_settles($port, 202, 10);
 --- request
 POST /sumPrime
 {"a": 1, "b": 100}

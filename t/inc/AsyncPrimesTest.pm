@@ -13,6 +13,7 @@
 #
 #   ap_http($method, $url, $body, \%headers)  -> {status, reason, headers, content}
 #   ap_post_job($port, $a, $b)               -> requestId (dies unless 202)
+#   ap_post_settles($port, $status, $timeout_s) -> the answer with $status
 #   ap_poll_until($port, $id, $status, $timeout_s[, $location]) -> the body
 #   ap_redis($port, @args)                   -> the reply (dies on an error reply)
 #   ap_start_redis($port) / ap_stop_redis($port)
@@ -87,8 +88,8 @@ BEGIN {
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
 our @EXPORT = qw(
-    ap_http ap_post_job ap_poll_until ap_redis ap_start_redis ap_stop_redis
-    ap_start_nginx ap_stop_nginx ap_free_port
+    ap_http ap_post_job ap_post_settles ap_poll_until
+    ap_redis ap_start_redis ap_stop_redis ap_start_nginx ap_stop_nginx ap_free_port
 );
 
 sub import {
@@ -239,6 +240,23 @@ sub ap_post_job {
             . ($r->{content} // '') . "\n";
     }
     return $doc->{requestId};
+}
+
+# POSTs a tiny job until the module answers $want (it settles after Redis
+# goes or comes back), for at most $timeout seconds; returns that answer
+sub ap_post_settles {
+    my ($port, $want, $timeout) = @_;
+    my $until = Time::HiRes::time() + $timeout;
+    my $r;
+    while (1) {
+        $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                     '{"a":1,"b":100}',
+                     { 'Content-Type' => 'application/json' });
+        return $r if $r->{status} == $want;
+        die "POST gave $r->{status}, not $want, for ${timeout}s\n"
+            if Time::HiRes::time() > $until;
+        Time::HiRes::sleep(0.05);
+    }
 }
 
 sub ap_poll_until {
