@@ -275,6 +275,8 @@ static void ngx_async_primes_progress(ngx_async_primes_sum_ctx_t *ctx,
     uint64_t done);
 static size_t ngx_async_primes_pi_bound(uint64_t x);
 static int ngx_async_primes_mr(uint64_t n);
+static int ngx_async_primes_mr_strong(uint64_t x, int s, uint64_t one,
+    uint64_t mone, uint64_t n, uint64_t ninv);
 static uint64_t ngx_async_primes_mont_mul(uint64_t a, uint64_t b,
     uint64_t n, uint64_t ninv);
 
@@ -2360,6 +2362,33 @@ ngx_async_primes_pi_bound(uint64_t x)
 
 
 /*
+ * Whether x = base^d (Montgomery form) passes the strong test: it is 1 or
+ * -1, or squaring it at most s - 1 times reaches -1.
+ */
+
+static inline int
+ngx_async_primes_mr_strong(uint64_t x, int s, uint64_t one, uint64_t mone,
+    uint64_t n, uint64_t ninv)
+{
+    int  r;
+
+    if (x == one || x == mone) {
+        return 1;
+    }
+
+    for (r = 1; r < s; r++) {
+        x = ngx_async_primes_mont_mul(x, x, n, ninv);
+
+        if (x == mone) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Strong probable prime tests of an odd n > 3721 with no factor up to 61:
  * to the bases 2, 7 and 61 below 2^32 (Jaeschke: deterministic below
  * 4759123141), else to 2 and the six other bases of Jim Sinclair's set,
@@ -2372,7 +2401,7 @@ ngx_async_primes_pi_bound(uint64_t x)
 static int
 ngx_async_primes_mr(uint64_t n)
 {
-    int                      s, r, bit, k, g, groups, nb;
+    int                      s, bit, k, g, groups, nb;
     uint64_t                 d, ninv, one, mone, r2, x, bx[3], am[3];
     const uint64_t          *bases;
     ngx_async_primes_u128_t  t;
@@ -2414,18 +2443,8 @@ ngx_async_primes_mr(uint64_t n)
         }
     }
 
-    if (x != one && x != mone) {
-        for (r = 1; r < s; r++) {
-            x = ngx_async_primes_mont_mul(x, x, n, ninv);
-
-            if (x == mone) {
-                break;
-            }
-        }
-
-        if (r >= s) {
-            return 0;
-        }
+    if (!ngx_async_primes_mr_strong(x, s, one, mone, n, ninv)) {
+        return 0;
     }
 
     if (n >> 32) {
@@ -2460,21 +2479,9 @@ ngx_async_primes_mr(uint64_t n)
         }
 
         for (k = 0; k < nb; k++) {
-            x = bx[k];
-
-            if (x == one || x == mone) {
-                continue;
-            }
-
-            for (r = 1; r < s; r++) {
-                x = ngx_async_primes_mont_mul(x, x, n, ninv);
-
-                if (x == mone) {
-                    break;
-                }
-            }
-
-            if (r >= s) {
+            if (!ngx_async_primes_mr_strong(bx[k], s, one, mone, n,
+                                            ninv))
+            {
                 return 0;
             }
         }
