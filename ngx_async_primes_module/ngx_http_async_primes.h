@@ -20,9 +20,12 @@
 #include "ngx_async_primes_parse.h"
 #include "ngx_async_primes_json.h"
 #include "ngx_async_primes_id.h"
+#include "ngx_async_primes_record.h"
 
 
-#define NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX     "async_primes:job:"
+#define NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX     "async_primes:"
+#define NGX_HTTP_ASYNC_PRIMES_KEY_KIND       "job:"
+#define NGX_HTTP_ASYNC_PRIMES_PREFIX_MAX     64
 
 /* the most thread tasks one job is split into */
 #define NGX_HTTP_ASYNC_PRIMES_MAX_PARTS      16
@@ -88,7 +91,10 @@ typedef struct {
     ngx_http_async_primes_redis_t       redis;
     ngx_str_t                           redis_address;
     ngx_flag_t                          enabled;  /* in some location */
+    ngx_str_t                           key_prefix;
+    ngx_uint_t                          max_jobs;
     ngx_queue_t                         jobs;     /* this worker's */
+    ngx_uint_t                          njobs;
 } ngx_http_async_primes_main_conf_t;
 
 
@@ -96,6 +102,8 @@ typedef struct {
     ngx_flag_t                          enable;
     ngx_thread_pool_t                  *thread_pool;
     ngx_msec_t                          ttl;
+    ngx_msec_t                          lease;      /* as set, or unset */
+    ngx_msec_t                          job_lease;  /* in effect */
     ngx_msec_t                          max_work;
     ngx_uint_t                          job_threads;
     uint64_t                            max_number;
@@ -112,7 +120,8 @@ typedef struct {
 
 
 typedef enum {
-    NGX_HTTP_ASYNC_PRIMES_JOB_STORING = 0,
+    NGX_HTTP_ASYNC_PRIMES_JOB_TAKING = 0,
+    NGX_HTTP_ASYNC_PRIMES_JOB_STORING,
     NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING,
     NGX_HTTP_ASYNC_PRIMES_JOB_WRITING
 } ngx_http_async_primes_job_state_e;
@@ -149,6 +158,11 @@ struct ngx_http_async_primes_job_s {
     uint64_t                            b;
     ngx_msec_t                          ttl;
 
+    /* the lease on the record: who holds it and for how long a renewal */
+    u_char                              owner[NGX_ASYNC_PRIMES_ID_LEN];
+    ngx_msec_t                          lease;
+    uint64_t                            eta;        /* ms since the epoch */
+
     ngx_http_request_t                 *request;   /* until the 202 */
     ngx_pool_cleanup_t                 *cleanup;   /* in its pool */
     ngx_http_async_primes_main_conf_t  *amcf;
@@ -158,7 +172,8 @@ struct ngx_http_async_primes_job_s {
     ngx_event_t                         refresh;
     ngx_msec_t                          write_deadline;
     ngx_uint_t                          commands;   /* awaiting replies */
-    ngx_uint_t                          finished;
+    unsigned                            finished:1;
+    unsigned                            lost:1;     /* lease taken away */
 
     u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     size_t                              doc_len;
@@ -193,8 +208,15 @@ ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
 /* jobs */
 ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
     uint64_t a, uint64_t b);
+void ngx_http_async_primes_job_takeover(ngx_http_request_t *r,
+    const u_char *id, ngx_async_primes_record_t *rec);
+void ngx_http_async_primes_jobs_abandon(
+    ngx_http_async_primes_main_conf_t *amcf);
 void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);
-size_t ngx_http_async_primes_key(u_char *dst, const u_char *id);
+size_t ngx_http_async_primes_key(u_char *dst,
+    ngx_http_async_primes_main_conf_t *amcf, const u_char *id);
+uint64_t ngx_http_async_primes_now(void);
+void ngx_http_async_primes_shutdown(void);
 
 /* handler */
 ngx_int_t ngx_http_async_primes_handler(ngx_http_request_t *r);
@@ -210,7 +232,8 @@ ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
 
 
 #define NGX_HTTP_ASYNC_PRIMES_KEY_LEN                                        \
-    (sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX) - 1 + NGX_ASYNC_PRIMES_ID_LEN)
+    (NGX_HTTP_ASYNC_PRIMES_PREFIX_MAX + sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_KIND)\
+     - 1 + NGX_ASYNC_PRIMES_ID_LEN)
 
 
 #endif /* _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_ */

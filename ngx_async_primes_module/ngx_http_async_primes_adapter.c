@@ -63,6 +63,15 @@ ngx_http_async_primes_adapter_read(ngx_event_t *ev)
 
     c = ev->data;
 
+    /*
+     * Only NGINX's shutdown timer closes a connection it does not own:
+     * worker_shutdown_timeout has expired.
+     */
+    if (c->close) {
+        ngx_http_async_primes_shutdown();
+        return;
+    }
+
     /* the context, and with it this connection, may be freed in here */
     redisAsyncHandleRead(c->data);
 }

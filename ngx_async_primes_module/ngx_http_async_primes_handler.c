@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
     ngx_str_t *id);
 static void ngx_http_async_primes_poll_cleanup(void *data);
 static void ngx_http_async_primes_polled(void *data, redisReply *reply);
+static ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
+    ngx_async_primes_record_t *rec, uint64_t now);
 static ngx_int_t ngx_http_async_primes_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_async_primes_add_header(ngx_http_request_t *r,
@@ -337,7 +339,7 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
     argv[0] = "GET";
     argvlen[0] = 3;
     argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, id->data);
+    argvlen[1] = ngx_http_async_primes_key(key, amcf, id->data);
 
     rc = ngx_http_async_primes_redis_command(&amcf->redis,
                                              ngx_http_async_primes_polled,
@@ -373,8 +375,11 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
 {
     ngx_http_request_t  *r = data;
 
+    int                           in_progress;
     u_char                       *body;
+    uint64_t                      now;
     ngx_int_t                     rc;
+    ngx_async_primes_record_t     rec;
     ngx_http_async_primes_ctx_t  *ctx;
 
     if (r == NULL) {
@@ -383,6 +388,13 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
     ctx->cleanup->handler = NULL;
+
+    in_progress = -1;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        in_progress = ngx_async_primes_record_parse((u_char *) reply->str,
+                                                    reply->len, &rec);
+    }
 
     if (reply == NULL) {
         rc = ngx_http_async_primes_send_error(r,
@@ -394,35 +406,44 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
                                               "no such job: it is unknown "
                                               "or has expired");
 
-    } else if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
+    } else if (in_progress >= 0) {
+        if (in_progress) {
+            now = ngx_http_async_primes_now();
 
-        if (ngx_async_primes_json_record_status((u_char *) reply->str,
-                                                reply->len)
-            == NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS
-            && ngx_http_async_primes_add_header(r, "Retry-After",
-                                        NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER)
-               != NGX_OK)
-        {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
+            if (ngx_http_async_primes_retry_after(r, &rec, now) != NGX_OK) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            /*
+             * The worker computing it is gone: a poll is what notices.  The
+             * URI ends with the id, checked before the GET.
+             */
+            if (rec.lease < now) {
+                ngx_http_async_primes_job_takeover(r,
+                                    r->uri.data + r->uri.len
+                                    - NGX_ASYNC_PRIMES_ID_LEN, &rec);
+            }
         }
 
-        /* the stored record is the response: copied, not re-encoded */
-        body = ngx_pnalloc(r->pool, reply->len);
+        /* the stored document is the response: copied, not re-encoded */
+        body = ngx_pnalloc(r->pool, rec.doc_len);
         if (body == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        ngx_memcpy(body, reply->str, reply->len);
+        ngx_memcpy(body, rec.doc, rec.doc_len);
 
-        rc = ngx_http_async_primes_send(r, NGX_HTTP_OK, body, reply->len);
+        rc = ngx_http_async_primes_send(r, NGX_HTTP_OK, body, rec.doc_len);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "async_primes: unexpected redis reply of type %d "
                       "to GET: %*s", reply->type,
-                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->type == REDIS_REPLY_ERROR
+                      || reply->type == REDIS_REPLY_STRING
+                      ? ngx_min(reply->len, 128) : 0,
                       reply->str);
 
         rc = ngx_http_async_primes_send_error(r,
@@ -432,6 +453,40 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * When to poll again: when the job is expected to end, by the estimate its
+ * worker stored, and at least in a second.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_retry_after(ngx_http_request_t *r,
+    ngx_async_primes_record_t *rec, uint64_t now)
+{
+    u_char    *value;
+    uint64_t   seconds;
+
+    seconds = (rec->eta > now) ? (rec->eta - now + 999) / 1000 : 1;
+
+    if (seconds == 1) {
+        return ngx_http_async_primes_add_header(r, "Retry-After",
+                                        NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER);
+    }
+
+    /* an estimate from a foreign record is not trusted beyond a TTL's worth */
+    seconds = ngx_min(seconds, 3600);
+
+    value = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
+    if (value == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(value, "%uL%Z", seconds);
+
+    return ngx_http_async_primes_add_header(r, "Retry-After",
+                                            (const char *) value);
 }
 
 

@@ -7,9 +7,16 @@
 /*
  * The life of a job: its IN_PROGRESS record is stored (STORING), the 202
  * goes out and the sum is computed in a thread pool (COMPUTING) while a
- * timer keeps the record alive, then the result is written (WRITING) and
- * the job is freed.  Every way a job ends goes through
- * ngx_http_async_primes_job_finish().
+ * timer renews the worker's lease on the record, then the result is written
+ * (WRITING) and the job is freed.  A worker that finds a lease expired when
+ * it serves a poll takes the job over (TAKING) and computes it again.
+ * Every way a job ends goes through ngx_http_async_primes_job_finish().
+ *
+ * Whoever holds the lease is named in the record by a random token.  The
+ * renewal, the takeover and the final write are Lua scripts, so that each
+ * reads and writes the record in one atomic step: two workers never both
+ * win a takeover, and a worker that lost its lease (paused, cut off from
+ * Redis) never writes over the record of the one that took it.
  */
 
 
@@ -20,8 +27,64 @@
 #define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
 
 
+/*
+ * KEYS[1] is the record, ARGV[1] the owner's token.  The lease ends at
+ * Redis's own clock plus ARGV[2] ms; ARGV[3] is the record's TTL and
+ * ARGV[4] the record after its lease (ngx_async_primes_record_tail()).
+ * The renewal answers 1, 2 if it had to store the record again (a Redis
+ * that restarted empty), 0 if the job has ended, -1 if another worker
+ * holds it.
+ */
+static const char  ngx_http_async_primes_renew_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "local r = 2 "
+    "if v then "
+        "if string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
+        "if string.match(v, '^ap1 (%S+) ') ~= ARGV[1] then return -1 end "
+        "r = 1 "
+    "end "
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "redis.call('SET', KEYS[1], 'ap1 ' .. ARGV[1] .. ' ' "
+        ".. string.format('%.0f', now + tonumber(ARGV[2])) .. ARGV[4], "
+        "'PX', ARGV[3]) "
+    "return r";
+
+/* the same arguments; 1 if the lease had expired and is now ARGV[1]'s */
+static const char  ngx_http_async_primes_takeover_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if not v or string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
+    "local held = tonumber(string.match(v, '^ap1 %S+ (%d+) ')) "
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "if held == nil or held > now then return 0 end "
+    "redis.call('SET', KEYS[1], 'ap1 ' .. ARGV[1] .. ' ' "
+        ".. string.format('%.0f', now + tonumber(ARGV[2])) .. ARGV[4], "
+        "'PX', ARGV[3]) "
+    "return 1";
+
+/*
+ * ARGV[2] is the final record and ARGV[3] its TTL: 1 if written, 0 if the
+ * record is final already, -1 if another worker holds the job.
+ */
+static const char  ngx_http_async_primes_final_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v then "
+        "if string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
+        "if string.match(v, '^ap1 (%S+) ') ~= ARGV[1] then return -1 end "
+    "end "
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
+    "return 1";
+
+
+static ngx_http_async_primes_job_t *ngx_http_async_primes_job_create(
+    ngx_http_async_primes_main_conf_t *amcf,
+    ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
+    uint64_t b);
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
+static void ngx_http_async_primes_job_taken(void *data, redisReply *reply);
+static void ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_delete(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
@@ -31,6 +94,7 @@ static ngx_uint_t ngx_http_async_primes_job_post(
 static void ngx_http_async_primes_job_post_handler(ngx_event_t *ev);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
 static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
+static void ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_refresh(ngx_event_t *ev);
 static void ngx_http_async_primes_job_refreshed(void *data,
     redisReply *reply);
@@ -38,8 +102,8 @@ static void ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_retry(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_write_handler(ngx_event_t *ev);
 static void ngx_http_async_primes_job_written(void *data, redisReply *reply);
-static ngx_int_t ngx_http_async_primes_job_set(
-    ngx_http_async_primes_job_t *job, u_char *doc, size_t len,
+static ngx_int_t ngx_http_async_primes_job_lease(
+    ngx_http_async_primes_job_t *job, const char *script,
     ngx_http_async_primes_redis_handler_pt handler);
 static ngx_int_t ngx_http_async_primes_job_command(
     ngx_http_async_primes_job_t *job,
@@ -49,19 +113,36 @@ static void ngx_http_async_primes_job_none(void *data, redisReply *reply);
 static ngx_uint_t ngx_http_async_primes_job_replied(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_release(
+    ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job);
 
 
 size_t
-ngx_http_async_primes_key(u_char *dst, const u_char *id)
+ngx_http_async_primes_key(u_char *dst,
+    ngx_http_async_primes_main_conf_t *amcf, const u_char *id)
 {
     u_char  *p;
 
-    p = ngx_cpymem(dst, NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX,
-                   sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX) - 1);
+    p = ngx_cpymem(dst, amcf->key_prefix.data, amcf->key_prefix.len);
+    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
+                   sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_KIND) - 1);
     p = ngx_cpymem(p, id, NGX_ASYNC_PRIMES_ID_LEN);
 
     return p - dst;
+}
+
+
+/* the wall clock in ms: leases and expected ends are compared across hosts */
+
+uint64_t
+ngx_http_async_primes_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
 }
 
 
@@ -71,16 +152,18 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
 {
     size_t                              len;
     u_char                             *doc;
-    uint64_t                            lo[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
-    uint64_t                            hi[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
     ngx_int_t                           rc;
-    ngx_uint_t                          i, nparts;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_async_primes_ctx_t        *ctx;
     ngx_http_async_primes_job_t        *job;
-    ngx_http_async_primes_part_t       *part;
     ngx_http_async_primes_loc_conf_t   *alcf;
     ngx_http_async_primes_main_conf_t  *amcf;
+    const char                         *argv[5];
+    size_t                              argvlen[5];
+    u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+    u_char                              ttl[NGX_INT_T_LEN];
+    u_char                    value[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
+                                    + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
@@ -89,6 +172,17 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
                                     NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+    }
+
+    if (amcf->njobs >= amcf->max_jobs) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "async_primes: %ui jobs are pending in this worker, "
+                      "the most async_primes_max_jobs allows",
+                      amcf->njobs);
+
+        return ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "too many jobs are pending");
     }
 
     ctx = ngx_http_async_primes_get_ctx(r);
@@ -101,52 +195,22 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    nparts = ngx_async_primes_sum_split(a, b, alcf->job_threads, lo, hi);
-
-    if (nparts == 0 || nparts > alcf->job_threads) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "async_primes: the engine split [%uL, %uL] into %ui "
-                      "parts", a, b, nparts);
-        nparts = 1;
-        lo[0] = a;
-        hi[0] = b;
-    }
-
-    /* the job and its parts, in one allocation freed in one place */
-    job = ngx_calloc(sizeof(ngx_http_async_primes_job_t)
-                     + nparts * sizeof(ngx_http_async_primes_part_t),
-                     ngx_cycle->log);
+    job = ngx_http_async_primes_job_create(amcf, alcf, r->connection->log,
+                                           a, b);
     if (job == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    job->parts = (ngx_http_async_primes_part_t *) (job + 1);
-    job->nparts = nparts;
-
-    for (i = 0; i < nparts; i++) {
-        part = &job->parts[i];
-
-        part->job = job;
-        part->lo = lo[i];
-        part->hi = hi[i];
-
-        part->task.ctx = part;
-        part->task.handler = ngx_http_async_primes_job_thread;
-        part->task.event.data = part;
-        part->task.event.handler = ngx_http_async_primes_job_computed;
-        part->task.event.log = ngx_cycle->log;
     }
 
     if (ngx_async_primes_id_generate(job->id) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "async_primes: RAND_bytes() failed");
-        ngx_free(job);
+        ngx_http_async_primes_job_free(job);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "async_primes: job %*s in %ui parts",
-                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, nparts);
+                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, job->nparts);
 
     len = ngx_async_primes_json_record(NULL, job->id, NGX_ASYNC_PRIMES_ID_LEN,
                                        NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
@@ -154,7 +218,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
 
     doc = ngx_pnalloc(r->pool, len);
     if (doc == NULL) {
-        ngx_free(job);
+        ngx_http_async_primes_job_free(job);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -165,25 +229,31 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     ctx->document.data = doc;
     ctx->document.len = len;
 
-    job->a = a;
-    job->b = b;
-    job->ttl = alcf->ttl;
-    job->amcf = amcf;
-    job->thread_pool = alcf->thread_pool;
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_STORING;
 
-    job->post.data = job;
-    job->post.handler = ngx_http_async_primes_job_post_handler;
-    job->post.log = ngx_cycle->log;
+    /*
+     * A plain SET: the record is new, so nobody else can hold it.  Its
+     * first lease is by this host's clock; renewals use Redis's.
+     */
 
-    job->refresh.data = job;
-    job->refresh.handler = ngx_http_async_primes_job_refresh;
-    job->refresh.log = ngx_cycle->log;
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_http_async_primes_key(key, amcf, job->id);
+    argv[2] = (const char *) value;
+    argvlen[2] = ngx_async_primes_record_write(value, job->owner,
+                                       NGX_ASYNC_PRIMES_ID_LEN,
+                                       ngx_http_async_primes_now()
+                                       + job->lease,
+                                       job->a, job->b, job->eta, doc, len);
+    argv[3] = "PX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
 
-    ngx_queue_insert_tail(&amcf->jobs, &job->queue);
-
-    rc = ngx_http_async_primes_job_set(job, doc, len,
-                                       ngx_http_async_primes_job_stored);
+    rc = ngx_http_async_primes_job_command(job,
+                                           ngx_http_async_primes_job_stored,
+                                           5, argv, argvlen);
     if (rc != NGX_OK) {
         ngx_http_async_primes_job_finish(job);
         return ngx_http_async_primes_send_error(r,
@@ -200,6 +270,147 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/*
+ * Called by a poll that found the lease of a job in progress expired: its
+ * worker died, stopped or lost Redis.  The poll is answered at once; the
+ * job is computed here if this worker wins the lease.
+ */
+
+void
+ngx_http_async_primes_job_takeover(ngx_http_request_t *r, const u_char *id,
+    ngx_async_primes_record_t *rec)
+{
+    ngx_queue_t                        *q;
+    ngx_http_async_primes_job_t        *job;
+    ngx_http_async_primes_loc_conf_t   *alcf;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
+
+    if (amcf->njobs >= amcf->max_jobs) {
+        return;
+    }
+
+    /* one attempt at a time per worker; other workers race in Redis */
+    for (q = ngx_queue_head(&amcf->jobs);
+         q != ngx_queue_sentinel(&amcf->jobs);
+         q = ngx_queue_next(q))
+    {
+        job = ngx_queue_data(q, ngx_http_async_primes_job_t, queue);
+
+        if (ngx_memcmp(job->id, id, NGX_ASYNC_PRIMES_ID_LEN) == 0) {
+            return;
+        }
+    }
+
+    job = ngx_http_async_primes_job_create(amcf, alcf, r->connection->log,
+                                           rec->a, rec->b);
+    if (job == NULL) {
+        return;
+    }
+
+    ngx_memcpy(job->id, id, NGX_ASYNC_PRIMES_ID_LEN);
+
+    job->state = NGX_HTTP_ASYNC_PRIMES_JOB_TAKING;
+
+    if (ngx_http_async_primes_job_lease(job,
+                                    ngx_http_async_primes_takeover_script,
+                                    ngx_http_async_primes_job_taken)
+        != NGX_OK)
+    {
+        ngx_http_async_primes_job_finish(job);
+    }
+}
+
+
+static ngx_http_async_primes_job_t *
+ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
+    ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
+    uint64_t b)
+{
+    size_t                         size;
+    uint64_t                       cost;
+    uint64_t                       lo[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
+    uint64_t                       hi[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
+    ngx_uint_t                     i, nparts;
+    ngx_http_async_primes_job_t   *job;
+    ngx_http_async_primes_part_t  *part;
+
+    nparts = ngx_async_primes_sum_split(a, b, alcf->job_threads, lo, hi);
+
+    if (nparts == 0 || nparts > alcf->job_threads) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "async_primes: the engine split [%uL, %uL] into %ui "
+                      "parts", a, b, nparts);
+        nparts = 1;
+        lo[0] = a;
+        hi[0] = b;
+    }
+
+    /*
+     * The job and its parts, in one allocation freed in one place; the
+     * parts hold 128-bit sums, aligned as malloc() aligns.
+     */
+    size = ngx_align(sizeof(ngx_http_async_primes_job_t),
+                     __alignof__(ngx_http_async_primes_part_t));
+
+    job = ngx_calloc(size + nparts * sizeof(ngx_http_async_primes_part_t),
+                     log);
+    if (job == NULL) {
+        return NULL;
+    }
+
+    job->parts = (ngx_http_async_primes_part_t *) ((u_char *) job + size);
+    job->nparts = nparts;
+
+    for (i = 0; i < nparts; i++) {
+        part = &job->parts[i];
+
+        part->job = job;
+        part->lo = lo[i];
+        part->hi = hi[i];
+
+        part->task.ctx = part;
+        part->task.handler = ngx_http_async_primes_job_thread;
+        part->task.event.data = part;
+        part->task.event.handler = ngx_http_async_primes_job_computed;
+        part->task.event.log = ngx_cycle->log;
+    }
+
+    if (ngx_async_primes_id_generate(job->owner) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "async_primes: RAND_bytes() failed");
+        ngx_free(job);
+        return NULL;
+    }
+
+    /* the estimate is of one core's microseconds; the parts run at once */
+    cost = ngx_async_primes_sum_cost(a, b) / 1000 / nparts;
+
+    job->a = a;
+    job->b = b;
+    job->ttl = alcf->ttl;
+    job->lease = alcf->job_lease;
+    job->eta = ngx_http_async_primes_now() + cost;
+    job->amcf = amcf;
+    job->thread_pool = alcf->thread_pool;
+
+    job->post.data = job;
+    job->post.handler = ngx_http_async_primes_job_post_handler;
+    job->post.log = ngx_cycle->log;
+
+    job->refresh.data = job;
+    job->refresh.handler = ngx_http_async_primes_job_refresh;
+    job->refresh.log = ngx_cycle->log;
+
+    ngx_queue_insert_tail(&amcf->jobs, &job->queue);
+    amcf->njobs++;
+
+    return job;
 }
 
 
@@ -250,17 +461,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
         return;
     }
 
-    job->state = NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING;
-
-    /*
-     * Not cancelable: a worker that shuts down gracefully stays until its
-     * jobs are written, or given up after a TTL without Redis.
-     */
-    ngx_add_timer(&job->refresh, job->ttl / 3);
-
-    if (job->posted < job->nparts) {
-        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
-    }
+    ngx_http_async_primes_job_run(job);
 
     if (job->request) {
         ctx = ngx_http_get_module_ctx(job->request,
@@ -269,6 +470,61 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
         ngx_http_async_primes_job_reply(job, NGX_HTTP_ACCEPTED,
                                         ctx->document.data,
                                         ctx->document.len, NULL);
+    }
+}
+
+
+static void
+ngx_http_async_primes_job_taken(void *data, redisReply *reply)
+{
+    ngx_http_async_primes_job_t  *job = data;
+
+    if (ngx_http_async_primes_job_replied(job)) {
+        return;
+    }
+
+    if (reply == NULL
+        || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer != 1)
+    {
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "async_primes: redis refused the takeover of job "
+                          "%*s: %s", (size_t) NGX_ASYNC_PRIMES_ID_LEN,
+                          job->id, reply->str);
+        }
+
+        /* another worker was first, or the job has ended meanwhile */
+        ngx_http_async_primes_job_finish(job);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "async_primes: job %*s taken over: the lease of the "
+                  "worker computing it had expired",
+                  (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+
+    /* the job is this worker's now: a full queue only delays it */
+    (void) ngx_http_async_primes_job_post(job);
+
+    ngx_http_async_primes_job_run(job);
+}
+
+
+static void
+ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
+{
+    job->state = NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING;
+
+    /*
+     * Not cancelable: a worker that shuts down gracefully stays until its
+     * jobs are written, or given up after a TTL without Redis, or until
+     * worker_shutdown_timeout.
+     */
+    ngx_add_timer(&job->refresh, job->lease / 3);
+
+    if (job->posted < job->nparts) {
+        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
     }
 }
 
@@ -285,7 +541,7 @@ ngx_http_async_primes_job_delete(ngx_http_async_primes_job_t *job)
     argv[0] = "DEL";
     argvlen[0] = 3;
     argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, job->id);
+    argvlen[1] = ngx_http_async_primes_key(key, job->amcf, job->id);
 
     (void) ngx_http_async_primes_job_command(job, NULL, 2, argv, argvlen);
 }
@@ -411,7 +667,20 @@ ngx_http_async_primes_job_computed(ngx_event_t *ev)
     part = ev->data;
     job = part->job;
 
-    if (++job->computed < job->nparts) {
+    job->computed++;
+
+    if (job->finished) {
+        ngx_http_async_primes_job_release(job);
+        return;
+    }
+
+    if (job->computed < job->nparts) {
+        return;
+    }
+
+    if (job->lost) {
+        /* stopped: its lease is another worker's, or this one exits */
+        ngx_http_async_primes_job_finish(job);
         return;
     }
 
@@ -463,30 +732,52 @@ ngx_http_async_primes_job_computed(ngx_event_t *ev)
 }
 
 
+/*
+ * Asks the parts in the thread pool to stop and forgets the parts not yet
+ * queued; the job ends once the running ones are back.
+ */
+
+static void
+ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job)
+{
+    ngx_uint_t  i;
+
+    if (job->refresh.timer_set) {
+        ngx_del_timer(&job->refresh);
+    }
+
+    if (job->post.timer_set) {
+        ngx_del_timer(&job->post);
+    }
+
+    if (job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING) {
+        ngx_http_async_primes_job_finish(job);
+        return;
+    }
+
+    for (i = 0; i < job->posted; i++) {
+        __atomic_store_n(&job->parts[i].sum_ctx.stop, 1, __ATOMIC_RELAXED);
+    }
+
+    job->nparts = job->posted;
+
+    if (job->computed == job->nparts) {
+        ngx_http_async_primes_job_finish(job);
+    }
+}
+
+
 static void
 ngx_http_async_primes_job_refresh(ngx_event_t *ev)
 {
-    const char                   *argv[3];
-    size_t                        argvlen[3];
-    ngx_http_async_primes_job_t  *job;
-    u_char                        key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-    u_char                        ttl[NGX_INT_T_LEN];
-
-    job = ev->data;
-
-    argv[0] = "PEXPIRE";
-    argvlen[0] = 7;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, job->id);
-    argv[2] = (const char *) ttl;
-    argvlen[2] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+    ngx_http_async_primes_job_t  *job = ev->data;
 
     /* a failure is retried on the next tick */
-    (void) ngx_http_async_primes_job_command(job,
-                                        ngx_http_async_primes_job_refreshed,
-                                        3, argv, argvlen);
+    (void) ngx_http_async_primes_job_lease(job,
+                                         ngx_http_async_primes_renew_script,
+                                         ngx_http_async_primes_job_refreshed);
 
-    ngx_add_timer(&job->refresh, job->ttl / 3);
+    ngx_add_timer(&job->refresh, job->lease / 3);
 }
 
 
@@ -495,35 +786,57 @@ ngx_http_async_primes_job_refreshed(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
 
-    size_t  len;
-    u_char  doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
-
     if (ngx_http_async_primes_job_replied(job)) {
         return;
     }
 
     if (job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING
-        || reply == NULL
-        || reply->type != REDIS_REPLY_INTEGER
-        || reply->integer != 0)
+        || reply == NULL)
     {
         return;
     }
 
-    /* the record is gone (a Redis restarted empty): store it again */
-    len = ngx_async_primes_json_record(doc, job->id, NGX_ASYNC_PRIMES_ID_LEN,
-                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
-                                       NULL, 0, NULL, 0);
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "async_primes: redis refused to renew the lease "
+                          "of job %*s: %s",
+                          (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id,
+                          reply->str);
+        }
 
-    (void) ngx_http_async_primes_job_set(job, doc, len, NULL);
+        return;
+    }
+
+    if (reply->integer == 2) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "async_primes: the record of job %*s was gone from "
+                      "redis and is stored again",
+                      (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+        return;
+    }
+
+    if (reply->integer > 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "async_primes: job %*s is stopped here: %s",
+                  (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id,
+                  reply->integer == 0 ? "its record says it has ended"
+                                      : "another worker took it over");
+
+    job->lost = 1;
+    ngx_http_async_primes_job_stop(job);
 }
 
 
 static void
 ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job)
 {
-    if (ngx_http_async_primes_job_set(job, job->doc, job->doc_len,
-                                      ngx_http_async_primes_job_written)
+    if (ngx_http_async_primes_job_lease(job,
+                                        ngx_http_async_primes_final_script,
+                                        ngx_http_async_primes_job_written)
         == NGX_OK)
     {
         return;
@@ -569,7 +882,16 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
         return;
     }
 
-    if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER) {
+
+        if (reply->integer < 0) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "async_primes: the result of job %*s is dropped: "
+                          "another worker took the job over",
+                          (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+        }
+
+        /* 0: a retry whose first attempt was stored after all */
         ngx_http_async_primes_job_finish(job);
         return;
     }
@@ -585,27 +907,59 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
 }
 
 
+/*
+ * Runs one of the lease scripts on the job's record: the takeover and the
+ * renewal with the record in progress, the final write with job->doc.
+ */
+
 static ngx_int_t
-ngx_http_async_primes_job_set(ngx_http_async_primes_job_t *job, u_char *doc,
-    size_t len, ngx_http_async_primes_redis_handler_pt handler)
+ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
+    const char *script, ngx_http_async_primes_redis_handler_pt handler)
 {
-    const char  *argv[5];
-    size_t       argvlen[5];
+    size_t       len;
+    const char  *argv[8];
+    size_t       argvlen[8];
     u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+    u_char       lease[NGX_INT_T_LEN];
     u_char       ttl[NGX_INT_T_LEN];
+    u_char       doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
+    u_char       tail[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
+                      + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, job->id);
-    argv[2] = (const char *) doc;
-    argvlen[2] = len;
-    argv[3] = "PX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = ngx_strlen(script);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key;
+    argvlen[3] = ngx_http_async_primes_key(key, job->amcf, job->id);
+    argv[4] = (const char *) job->owner;
+    argvlen[4] = NGX_ASYNC_PRIMES_ID_LEN;
 
-    return ngx_http_async_primes_job_command(job, handler, 5, argv, argvlen);
+    if (script == ngx_http_async_primes_final_script) {
+        argv[5] = (const char *) job->doc;
+        argvlen[5] = job->doc_len;
+        argv[6] = (const char *) ttl;
+        argvlen[6] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+
+        return ngx_http_async_primes_job_command(job, handler, 7, argv,
+                                                 argvlen);
+    }
+
+    len = ngx_async_primes_json_record(doc, job->id, NGX_ASYNC_PRIMES_ID_LEN,
+                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
+                                       NULL, 0, NULL, 0);
+
+    argv[5] = (const char *) lease;
+    argvlen[5] = ngx_sprintf(lease, "%M", job->lease) - lease;
+    argv[6] = (const char *) ttl;
+    argvlen[6] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+    argv[7] = (const char *) tail;
+    argvlen[7] = ngx_async_primes_record_tail(tail, job->a, job->b, job->eta,
+                                              doc, len);
+
+    return ngx_http_async_primes_job_command(job, handler, 8, argv, argvlen);
 }
 
 
@@ -651,9 +1005,7 @@ ngx_http_async_primes_job_replied(ngx_http_async_primes_job_t *job)
         return 0;
     }
 
-    if (job->commands == 0) {
-        ngx_http_async_primes_job_free(job);
-    }
+    ngx_http_async_primes_job_release(job);
 
     return 1;
 }
@@ -676,7 +1028,16 @@ ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job)
         ngx_del_timer(&job->post);
     }
 
-    if (job->commands == 0) {
+    ngx_http_async_primes_job_release(job);
+}
+
+
+/* an ended job is freed once no reply and no thread can reach it */
+
+static void
+ngx_http_async_primes_job_release(ngx_http_async_primes_job_t *job)
+{
+    if (job->commands == 0 && job->computed == job->posted) {
         ngx_http_async_primes_job_free(job);
     }
 }
@@ -694,7 +1055,50 @@ ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job)
     }
 
     ngx_queue_remove(&job->queue);
+    job->amcf->njobs--;
+
     ngx_free(job);
+}
+
+
+/*
+ * worker_shutdown_timeout has expired: nothing more will be written.  The
+ * jobs stop, their leases run out and other workers take them over.
+ */
+
+void
+ngx_http_async_primes_jobs_abandon(ngx_http_async_primes_main_conf_t *amcf)
+{
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q, *next;
+    ngx_http_async_primes_job_t  *job;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&amcf->jobs);
+         q != ngx_queue_sentinel(&amcf->jobs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        job = ngx_queue_data(q, ngx_http_async_primes_job_t, queue);
+
+        if (job->finished) {
+            continue;
+        }
+
+        n++;
+
+        /* the job may be freed in here */
+        job->lost = 1;
+        ngx_http_async_primes_job_stop(job);
+    }
+
+    if (n) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "async_primes: %ui unfinished jobs abandoned at "
+                      "worker_shutdown_timeout, left to other workers",
+                      n);
+    }
 }
 
 

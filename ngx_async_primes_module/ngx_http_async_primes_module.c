@@ -15,6 +15,9 @@
 #define NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT  "127.0.0.1:6379"
 #define NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT    ((uint64_t) -1)
 #define NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT   10000
+#define NGX_HTTP_ASYNC_PRIMES_TTL_DEFAULT    (3 * 60 * 1000)
+#define NGX_HTTP_ASYNC_PRIMES_LEASE_DEFAULT  10000
+#define NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT   1024
 
 
 static void *ngx_http_async_primes_create_main_conf(ngx_conf_t *cf);
@@ -39,6 +42,12 @@ static char *ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_async_primes_check_threads(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_async_primes_check_prefix(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_async_primes_check_lease(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 
 
@@ -47,6 +56,16 @@ static ngx_conf_post_handler_pt  ngx_http_async_primes_threads_post =
 
 static ngx_conf_post_handler_pt  ngx_http_async_primes_timeout_post =
     ngx_http_async_primes_check_timeout;
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_prefix_post =
+    ngx_http_async_primes_check_prefix;
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_lease_post =
+    ngx_http_async_primes_check_lease;
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_jobs_post =
+    ngx_http_async_primes_check_jobs;
+
 static void ngx_http_async_primes_exit_process(ngx_cycle_t *cycle);
 
 
@@ -73,6 +92,20 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       offsetof(ngx_http_async_primes_main_conf_t, redis.timeout),
       &ngx_http_async_primes_timeout_post },
 
+    { ngx_string("async_primes_key_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_main_conf_t, key_prefix),
+      &ngx_http_async_primes_prefix_post },
+
+    { ngx_string("async_primes_max_jobs"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_main_conf_t, max_jobs),
+      &ngx_http_async_primes_jobs_post },
+
     { ngx_string("async_primes_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_async_primes_thread_pool,
@@ -86,6 +119,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("async_primes_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_loc_conf_t, lease),
+      &ngx_http_async_primes_lease_post },
 
     { ngx_string("async_primes_max_work"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -160,10 +200,13 @@ ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     amcf->redis_address = { 0, NULL };
+     *     amcf->key_prefix = { 0, NULL };
      *     amcf->enabled = 0;
+     *     amcf->njobs = 0;
      */
 
     amcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    amcf->max_jobs = NGX_CONF_UNSET_UINT;
     ngx_queue_init(&amcf->jobs);
 
     return amcf;
@@ -178,6 +221,12 @@ ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_str_t  address;
 
     ngx_conf_init_msec_value(amcf->redis.timeout, 1000);
+    ngx_conf_init_uint_value(amcf->max_jobs,
+                             NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT);
+
+    if (amcf->key_prefix.data == NULL) {
+        ngx_str_set(&amcf->key_prefix, NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX);
+    }
 
     if (amcf->redis_address.data == NULL) {
         ngx_str_set(&address, NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT);
@@ -206,6 +255,7 @@ ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
 
     alcf->enable = NGX_CONF_UNSET;
     alcf->ttl = NGX_CONF_UNSET_MSEC;
+    alcf->lease = NGX_CONF_UNSET_MSEC;
     alcf->max_work = NGX_CONF_UNSET_MSEC;
     alcf->job_threads = NGX_CONF_UNSET_UINT;
     alcf->max_number = (uint64_t) -1;
@@ -227,7 +277,29 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->enable = 0;
     }
 
-    ngx_conf_merge_msec_value(conf->ttl, prev->ttl, 3 * 60 * 1000);
+    ngx_conf_merge_msec_value(conf->ttl, prev->ttl,
+                              NGX_HTTP_ASYNC_PRIMES_TTL_DEFAULT);
+    /*
+     * Only a lease set somewhere is inherited: by default a short TTL
+     * shortens the lease with it.
+     */
+    ngx_conf_merge_msec_value(conf->lease, prev->lease, NGX_CONF_UNSET_MSEC);
+
+    conf->job_lease = conf->lease;
+
+    if (conf->lease == NGX_CONF_UNSET_MSEC) {
+        conf->job_lease = ngx_min(NGX_HTTP_ASYNC_PRIMES_LEASE_DEFAULT,
+                                  conf->ttl / 2);
+    }
+
+    /* a record that expires before its lease loses a dead worker's job */
+    if (conf->enable && conf->job_lease >= conf->ttl) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"async_primes_lease\" (%Mms) must be shorter "
+                           "than \"async_primes_ttl\" (%Mms)",
+                           conf->job_lease, conf->ttl);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_msec_value(conf->max_work, prev->max_work,
                               NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT);
     ngx_conf_merge_uint_value(conf->job_threads, prev->job_threads, 1);
@@ -550,6 +622,46 @@ ngx_http_async_primes_check_threads(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+static char *
+ngx_http_async_primes_check_prefix(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *prefix = data;
+
+    if (prefix->len > NGX_HTTP_ASYNC_PRIMES_PREFIX_MAX) {
+        return "must be at most 64 bytes long";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_check_lease(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *lease = data;
+
+    /* renewed every third of it: shorter would be mostly renewals */
+    if (*lease < 1000) {
+        return "must be at least 1s";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *jobs = data;
+
+    if (*jobs < 1) {
+        return "must be at least 1";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
 {
@@ -592,4 +704,17 @@ ngx_http_async_primes_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_async_primes_redis_exit(&amcf->redis);
     ngx_http_async_primes_jobs_exit(amcf);
+}
+
+
+void
+ngx_http_async_primes_shutdown(void)
+{
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_async_primes_module);
+
+    ngx_http_async_primes_redis_exit(&amcf->redis);
+    ngx_http_async_primes_jobs_abandon(amcf);
 }

@@ -277,7 +277,8 @@ ngx_http_async_primes_redis_schedule(ngx_http_async_primes_redis_t *redis)
         return;
     }
 
-    if (ngx_quit || ngx_terminate || ngx_exiting) {
+    /* a worker that exits gracefully still writes the results it owes */
+    if (ngx_terminate) {
         return;
     }
 

@@ -1,5 +1,6 @@
 # GET /sumPrime/{requestId}: records as stored in Redis are served as they
-# are; unknown, expired and malformed ids are 404.
+# are (a job in progress without its header line); unknown, expired and
+# malformed ids are 404.
 
 use strict;
 use warnings;
@@ -7,11 +8,23 @@ use FindBin ();
 use lib "$FindBin::Bin/inc";
 use AsyncPrimesTest;
 use Test::Nginx::Socket 'no_plan';
+use Time::HiRes ();
 
 repeat_each(2);
 no_long_string();
 
 our $Id = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+
+# a record in progress, held by another worker until $lease ms from now and
+# expected to end $eta ms from now
+sub in_progress {
+    my ($lease, $eta) = @_;
+    my $now = int(Time::HiRes::time() * 1000);
+
+    return sprintf("ap1 %s %d 1 100 %d\n", '0f8fad5b-d9cb-469f-a165-70867728950e',
+                   $now + $lease, $now + $eta)
+           . qq({"requestId":"$Id","status":"IN_PROGRESS","payload":null}\n);
+}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -59,8 +72,7 @@ qq({"requestId":"$main::Id","status":"FINISHED","payload":"1060"}\n)
 --- init
 package main;
 ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
-         qq({"requestId":"$main::Id","status":"IN_PROGRESS","payload":null}\n),
-         'EX', 60);
+         in_progress(60000, -5000), 'EX', 60);
 --- request eval
 "GET /sumPrime/$main::Id"
 --- error_code: 200
@@ -68,6 +80,38 @@ ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
 Retry-After: 1
 --- response_body eval
 qq({"requestId":"$main::Id","status":"IN_PROGRESS","payload":null}\n)
+--- no_error_log
+taken over
+
+
+
+=== TEST 2a: Retry-After is when the job is expected to end
+--- init
+package main;
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
+         in_progress(60000, 30500), 'EX', 60);
+--- request eval
+"GET /sumPrime/$main::Id"
+--- error_code: 200
+--- response_headers_like
+Retry-After: 3[01]
+--- response_body eval
+qq({"requestId":"$main::Id","status":"IN_PROGRESS","payload":null}\n)
+
+
+
+=== TEST 2b: a stored value that is not a record is an error, not a crash
+--- init
+package main;
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
+         "ap1 x 1 2 3\n{}", 'EX', 60);
+--- request eval
+"GET /sumPrime/$main::Id"
+--- error_code: 500
+--- response_body
+{"error":"the job store (redis) answered with an error"}
+--- error_log
+async_primes: unexpected redis reply of type 1 to GET: ap1 x 1 2 3
 
 
 
