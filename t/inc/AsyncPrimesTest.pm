@@ -18,6 +18,8 @@
 #   ap_redis($port, @args)                   -> the reply (dies on an error reply)
 #   ap_start_redis($port) / ap_stop_redis($port)
 #   ap_start_nginx($dir, $conf_text) / ap_stop_nginx($dir)
+#   ap_nginx_master($dir) / ap_nginx_workers($dir) -> pids of an instance
+#   ap_wait_gone($pid, $timeout_s)           -> 1 once the process is gone
 #   ap_free_port()                           -> a free TCP port on 127.0.0.1
 #
 # ap_start_nginx: $dir must lie outside t/servroot (both runners delete and
@@ -90,6 +92,7 @@ $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 our @EXPORT = qw(
     ap_http ap_post_job ap_post_settles ap_poll_until
     ap_redis ap_start_redis ap_stop_redis ap_start_nginx ap_stop_nginx ap_free_port
+    ap_nginx_master ap_nginx_workers ap_wait_gone
 );
 
 sub import {
@@ -490,6 +493,34 @@ sub ap_stop_nginx {
     _stop_pid($pid, 'QUIT');
     die "ap_stop_nginx: process $pid did not exit\n" if _alive($pid);
     return 1;
+}
+
+sub ap_nginx_master {
+    my ($dir) = @_;
+    $dir = File::Spec->rel2abs($dir);
+    my $pid = _read_file($Nginx{$dir} // "$dir/logs/nginx.pid");
+    chomp $pid;
+    return $pid;
+}
+
+# the processes whose parent is the instance's master
+sub ap_nginx_workers {
+    my ($dir) = @_;
+    my $master = ap_nginx_master($dir);
+    my @workers;
+    opendir(my $dh, '/proc') or return;
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        my $stat = _read_file("/proc/$pid/stat");
+        push @workers, $pid if $stat =~ /^\d+ \(.*\) \S+ (\d+) /s
+                               && $1 == $master;
+    }
+    closedir $dh;
+    return sort { $a <=> $b } @workers;
+}
+
+sub ap_wait_gone {
+    my ($pid, $secs) = @_;
+    return _wait_gone($pid, $secs);
 }
 
 END {

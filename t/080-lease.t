@@ -1,0 +1,262 @@
+# Leases: a job whose worker dies, stops or shuts down is taken over by the
+# next poll elsewhere and still ends FINISHED with the right sum; exactly
+# one worker wins a takeover; a worker that lost its lease never writes.
+#
+# The worker that fails belongs to a second NGINX ("B") on the same Redis;
+# the polls go to the test's own NGINX or to other instances.
+
+use strict;
+use warnings;
+use FindBin ();
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesTest;
+use Test::Nginx::Socket 'no_plan';
+
+repeat_each(1);
+no_long_string();
+no_shuffle();
+
+# a job that computes for a few seconds, and its sum (OEIS A046731)
+our $LongJob = '100000000000000';
+our $LongJobSum = '157589260710736940541561021';
+
+our $Redis = $ENV{TEST_NGINX_REDIS_PORT};
+
+# starts an instance in t/servroot-<name> with a lease of 1s; returns its
+# port
+sub start_instance {
+    my ($name, $workers, $extra) = @_;
+    my $dir = "$FindBin::Bin/servroot-$name";
+    my $port = ap_free_port();
+    $extra //= '';
+
+    ap_start_nginx($dir, <<"_EOC_");
+worker_processes $workers;
+error_log logs/error.log info;
+events { worker_connections 64; }
+$extra
+http {
+    client_body_temp_path client_body_temp;
+    async_primes_redis 127.0.0.1:$Redis;
+    async_primes_lease 1s;
+    server {
+        listen 127.0.0.1:$port;
+        location /sumPrime { async_primes; }
+    }
+}
+_EOC_
+
+    return ($dir, $port);
+}
+
+sub log_count {
+    my ($dir, $re) = @_;
+    open my $fh, '<', "$dir/logs/error.log" or return 0;
+    return scalar grep { /$re/ } <$fh>;
+}
+
+sub wait_log {
+    my ($dir, $re, $timeout) = @_;
+    my $until = time + $timeout;
+    until (log_count($dir, $re)) {
+        die "no \"$re\" in $dir/logs/error.log after ${timeout}s\n"
+            if time > $until;
+        select(undef, undef, undef, 0.05);
+    }
+}
+
+# the token of the worker holding a job in progress
+sub owner {
+    my ($id) = @_;
+    my $v = ap_redis($Redis, 'GET', "async_primes:job:$id") // '';
+    return $v =~ /^ap1 (\S+) / ? $1 : '';
+}
+
+sub finished {
+    my ($id) = @_;
+    return qq({"requestId":"$id","status":"FINISHED","payload":"$LongJobSum"}\n);
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("http_config", <<'_EOC_');
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_lease 1s;
+_EOC_
+
+    $block->set_value("config", <<'_EOC_');
+    location /sumPrime {
+        async_primes;
+    }
+_EOC_
+
+    $block->set_value("request", "GET /sumPrime/placeholder")
+        unless defined $block->request;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a worker killed while it computes: one of four racing workers takes the job over
+--- init
+package main;
+my ($b_dir, $b) = start_instance('b', 1);
+my ($c_dir, $c) = start_instance('c', 2);
+my ($d_dir, $d) = start_instance('d', 2);
+
+my $id = eval {
+    my $id = ap_post_job($b, 1, $main::LongJob);
+    select(undef, undef, undef, 0.3);
+
+    my @workers = ap_nginx_workers($b_dir);
+    die "no worker in B\n" unless @workers;
+    kill 'KILL', @workers;
+    ap_wait_gone($_, 5) or die "worker $_ survived kill -9\n" for @workers;
+
+    # the lease runs out within a second of the last renewal
+    select(undef, undef, undef, 1.2);
+
+    # sixteen polls at once, on four workers of two instances
+    my @pids;
+    for my $i (1 .. 16) {
+        my $pid = fork();
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            ap_http('GET', "http://127.0.0.1:" . ($i % 2 ? $c : $d)
+                           . "/sumPrime/$id");
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+
+    ap_poll_until($c, $id, 'FINISHED', 90);
+
+    my $won = log_count($c_dir, qr/job \Q$id\E taken over/)
+              + log_count($d_dir, qr/job \Q$id\E taken over/);
+    die "$won workers took the job over, not 1\n" unless $won == 1;
+
+    $id;
+};
+my $err = $@;
+ap_stop_nginx($_) for $b_dir, $c_dir, $d_dir;
+die $err if $err;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body", finished($id));
+--- error_code: 200
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a paused worker that resumes while another holds its job stops and writes nothing
+--- init
+package main;
+my ($b_dir, $b) = start_instance('b', 1);
+
+my $id = eval {
+    my $id = ap_post_job($b, 1, $main::LongJob);
+    select(undef, undef, undef, 0.3);
+
+    my $stale = owner($id);
+    die "no owner in the record\n" unless $stale;
+
+    my ($worker) = ap_nginx_workers($b_dir);
+    kill 'STOP', $worker;
+
+    # this NGINX takes it over on a poll once the lease has run out
+    my $until = time + 10;
+    while (owner($id) eq $stale) {
+        die "not taken over in 10s\n" if time > $until;
+        ap_http('GET', "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}"
+                       . "/sumPrime/$id");
+        select(undef, undef, undef, 0.1);
+    }
+
+    kill 'CONT', $worker;
+    wait_log($b_dir, qr/job \Q$id\E is stopped here: another worker took it over/,
+             10);
+
+    ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 90);
+    $id;
+};
+my $err = $@;
+ap_stop_nginx($b_dir);
+die $err if $err;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body", finished($id));
+--- error_code: 200
+--- error_log
+taken over: the lease of the worker computing it had expired
+
+
+
+=== TEST 3: a paused worker that resumes after its job ended elsewhere leaves the record alone
+--- init
+package main;
+my ($b_dir, $b) = start_instance('b', 1);
+
+my $id = eval {
+    my $id = ap_post_job($b, 1, $main::LongJob);
+    select(undef, undef, undef, 0.3);
+
+    my ($worker) = ap_nginx_workers($b_dir);
+    kill 'STOP', $worker;
+
+    select(undef, undef, undef, 1.2);
+    ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 90);
+
+    # a record only this test writes: any write by B would replace it
+    ap_redis($main::Redis, 'SET', "async_primes:job:$id",
+             qq({"requestId":"$id","status":"FINISHED","payload":"42"}\n),
+             'EX', 60);
+
+    kill 'CONT', $worker;
+    wait_log($b_dir, qr/job \Q$id\E is stopped here: its record says it has ended/,
+             10);
+    $id;
+};
+my $err = $@;
+ap_stop_nginx($b_dir);
+die $err if $err;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"42"}\n));
+--- error_code: 200
+
+
+
+=== TEST 4: worker_shutdown_timeout bounds a graceful stop; the job cut short is taken over
+--- init
+package main;
+my ($b_dir, $b) = start_instance('b', 1, 'worker_shutdown_timeout 500ms;');
+my $id;
+eval {
+    # stopped gracefully with a job far from done
+    $id = ap_post_job($b, 1, $main::LongJob);
+    select(undef, undef, undef, 0.3);
+
+    my $master = ap_nginx_master($b_dir);
+    kill 'QUIT', $master;
+    ap_wait_gone($master, 2)
+        or die "B did not exit within 2s of QUIT with worker_shutdown_timeout 500ms\n";
+
+    die "B did not say it left its job to others\n"
+        unless log_count($b_dir, qr/1 unfinished jobs abandoned at worker_shutdown_timeout/);
+
+    ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 90);
+};
+my $err = $@;
+eval { ap_stop_nginx($b_dir) };
+die $err if $err;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body", finished($id));
+--- error_code: 200
+--- error_log
+taken over: the lease of the worker computing it had expired
