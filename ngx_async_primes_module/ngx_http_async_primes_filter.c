@@ -8,8 +8,10 @@
  * NGINX answers some requests of an async_primes location itself, before
  * or around the module's handler: a body over client_max_body_size (413),
  * a broken chunked body (400), a body that times out (408), a handler's
- * internal error (500).  Its HTML error pages are replaced here with the
- * module's JSON error document, so clients see one shape everywhere.
+ * internal error (500), limit_req and limit_conn (503, or 429 with
+ * limit_req_status).  Its HTML error pages are replaced here with the
+ * module's JSON error document, so clients see one shape everywhere, and a
+ * refusal to serve now says when to come back.
  */
 
 
@@ -20,6 +22,7 @@ static ngx_int_t ngx_http_async_primes_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_async_primes_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static const char *ngx_http_async_primes_error_message(ngx_uint_t status);
+static ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -84,6 +87,13 @@ ngx_http_async_primes_header_filter(ngx_http_request_t *r)
     ctx->document.data = body;
     ctx->document.len = len;
     ctx->replace_body = 1;
+
+    if ((r->headers_out.status == NGX_HTTP_TOO_MANY_REQUESTS
+         || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && ngx_http_async_primes_retry_after(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
@@ -195,4 +205,55 @@ ngx_http_async_primes_error_message(ngx_uint_t status)
         return status >= NGX_HTTP_INTERNAL_SERVER_ERROR ? "server error"
                                                         : "request error";
     }
+}
+
+
+/*
+ * limit_req and limit_conn say nothing of when to retry: one second is
+ * what a rate of one request a second per client allows, and clients of
+ * the module already honour the header.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_retry_after(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Retry-After") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                               sizeof("Retry-After") - 1)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER);
+
+    return NGX_OK;
 }

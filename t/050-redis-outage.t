@@ -145,6 +145,8 @@ is reachable again
  "GET /sumPrime/5e0c0ffe-e000-4000-8000-000000000050"]
 --- error_code eval
 [404, 503]
+--- response_headers eval
+["!Retry-After", "Retry-After: 1"]
 --- response_body eval
 ["{\"error\":\"no such job: it is unknown or has expired\"}\n",
  "{\"error\":\"service unavailable\"}\n"]
