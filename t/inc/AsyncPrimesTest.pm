@@ -456,7 +456,8 @@ sub ap_start_nginx {
     my ($pidfile) = $conf =~ /^\s*pid\s+([^;\s]+)\s*;/m;
     $pidfile = "$dir/$pidfile" if $pidfile !~ m{^/};
 
-    unlink $pidfile;
+    # a log of this start only, for the tests that read it
+    unlink $pidfile, "$dir/logs/error.log";
     open my $out, '>', "$dir/conf/nginx.conf"
         or die "ap_start_nginx: cannot write $dir/conf/nginx.conf: $!";
     print $out $conf;
