@@ -75,11 +75,18 @@ struct ngx_http_async_primes_redis_s {
     int                                 port;
     ngx_msec_t                          timeout;
 
+    ngx_str_t                           user;     /* of AUTH, or empty */
+    ngx_str_t                           password; /* no AUTH if empty */
+    ngx_int_t                           database; /* SELECT unless 0 */
+
     ngx_event_t                         timer;    /* connect, commands */
     ngx_event_t                         reconnect;
     ngx_msec_t                          backoff;
 
     ngx_queue_t                         pending;  /* in reply order */
+
+    /* the handshake command whose refusal was logged in this outage */
+    const char                         *refused;
 
     unsigned                            ready:1;
     unsigned                            failing:1;

@@ -38,6 +38,10 @@ static char *ngx_http_async_primes_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_async_primes_max_number(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_async_primes_redis_auth(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_async_primes_check_database(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_async_primes_check_timeout(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_async_primes_check_threads(ngx_conf_t *cf, void *post,
@@ -50,6 +54,9 @@ static char *ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 
+
+static ngx_conf_post_handler_pt  ngx_http_async_primes_database_post =
+    ngx_http_async_primes_check_database;
 
 static ngx_conf_post_handler_pt  ngx_http_async_primes_threads_post =
     ngx_http_async_primes_check_threads;
@@ -148,6 +155,20 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       0,
       NULL },
 
+    { ngx_string("async_primes_redis_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_async_primes_redis_auth,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("async_primes_redis_database"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_main_conf_t, redis.database),
+      &ngx_http_async_primes_database_post },
+
       ngx_null_command
 };
 
@@ -199,12 +220,15 @@ ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     amcf->redis.user = { 0, NULL };
+     *     amcf->redis.password = { 0, NULL };
      *     amcf->redis_address = { 0, NULL };
      *     amcf->key_prefix = { 0, NULL };
      *     amcf->enabled = 0;
      *     amcf->njobs = 0;
      */
 
+    amcf->redis.database = NGX_CONF_UNSET;
     amcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     amcf->max_jobs = NGX_CONF_UNSET_UINT;
     ngx_queue_init(&amcf->jobs);
@@ -220,6 +244,7 @@ ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_str_t  address;
 
+    ngx_conf_init_value(amcf->redis.database, 0);
     ngx_conf_init_msec_value(amcf->redis.timeout, 1000);
     ngx_conf_init_uint_value(amcf->max_jobs,
                              NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT);
@@ -593,6 +618,61 @@ invalid:
                        &cmd->name, &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The password is never quoted back, in an error or anywhere else: "nginx
+ * -t" output ends up in places the configuration file does not.
+ */
+
+static char *
+ngx_http_async_primes_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_async_primes_main_conf_t  *amcf = conf;
+
+    ngx_str_t  *value;
+
+    if (amcf->redis.password.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 3) {
+        if (value[1].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty user name in \"%V\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        amcf->redis.user = value[1];
+    }
+
+    amcf->redis.password = value[cf->args->nelts - 1];
+
+    if (amcf->redis.password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty password in \"%V\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_async_primes_check_database(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *database = data;
+
+    /* SELECT takes a C int; the "databases" of the server bounds it more */
+    if (*database > NGX_MAX_INT32_VALUE) {
+        return "must be from 0 to 2147483647";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -12,6 +12,12 @@
  * reply, and the connection is made again with backoff.  Commands issued
  * while a connection is being made wait in its pipeline (for at most the
  * timeout); while there is none at all they fail at once.
+ *
+ * A connection is ready once Redis has answered its handshake: AUTH and
+ * SELECT when configured, then PING.  An error reply to any of them is a
+ * failed connection like any other, so that the commands queued behind
+ * the handshake fail at once instead of running unauthenticated or in the
+ * wrong database.
  */
 
 
@@ -28,12 +34,15 @@ static void ngx_http_async_primes_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_async_primes_redis_disconnected(
     const redisAsyncContext *ac, int status);
+static ngx_int_t ngx_http_async_primes_redis_send_handshake(
+    ngx_http_async_primes_redis_t *redis, redisAsyncContext *ac);
 static void ngx_http_async_primes_redis_handshake(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_async_primes_redis_failed(
-    ngx_http_async_primes_redis_t *redis, const char *reason);
+    ngx_http_async_primes_redis_t *redis, const char *refused,
+    const char *reason);
 static void ngx_http_async_primes_redis_schedule(
     ngx_http_async_primes_redis_t *redis);
 static void ngx_http_async_primes_redis_reconnect_handler(ngx_event_t *ev);
@@ -102,18 +111,18 @@ ngx_http_async_primes_redis_connect(ngx_http_async_primes_redis_t *redis)
     }
 
     if (ac == NULL) {
-        ngx_http_async_primes_redis_failed(redis, "out of memory");
+        ngx_http_async_primes_redis_failed(redis, NULL, "out of memory");
         return;
     }
 
     if (ac->err) {
-        ngx_http_async_primes_redis_failed(redis, ac->errstr);
+        ngx_http_async_primes_redis_failed(redis, NULL, ac->errstr);
         redisAsyncFree(ac);
         return;
     }
 
     if (ngx_http_async_primes_adapter_attach(ac, redis->log) != NGX_OK) {
-        ngx_http_async_primes_redis_failed(redis, "no free connection");
+        ngx_http_async_primes_redis_failed(redis, NULL, "no free connection");
         redisAsyncFree(ac);
         return;
     }
@@ -127,13 +136,12 @@ ngx_http_async_primes_redis_connect(ngx_http_async_primes_redis_t *redis)
 
     /*
      * The connect completes on the first write event, and a command is
-     * what asks for one; the reply to it also proves that Redis answers.
+     * what asks for one; the replies to the handshake also prove that
+     * Redis answers.
      */
-    if (redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake, redis,
-                          "PING")
-        != REDIS_OK)
-    {
-        ngx_http_async_primes_redis_failed(redis, "cannot send PING");
+    if (ngx_http_async_primes_redis_send_handshake(redis, ac) != NGX_OK) {
+        ngx_http_async_primes_redis_failed(redis, NULL,
+                                           "cannot send the handshake");
         redis->ctx = NULL;
         redisAsyncFree(ac);
         return;
@@ -159,7 +167,7 @@ ngx_http_async_primes_redis_connected(const redisAsyncContext *ac,
     /* hiredis frees the context when this returns: PING fails first */
     redis->ctx = NULL;
 
-    ngx_http_async_primes_redis_failed(redis, ac->errstr);
+    ngx_http_async_primes_redis_failed(redis, NULL, ac->errstr);
 }
 
 
@@ -177,9 +185,57 @@ ngx_http_async_primes_redis_disconnected(const redisAsyncContext *ac,
 
     redis->ctx = NULL;
 
-    ngx_http_async_primes_redis_failed(redis,
+    ngx_http_async_primes_redis_failed(redis, NULL,
                                        ac->err ? ac->errstr
                                                : "connection closed");
+}
+
+
+/*
+ * The password goes out with %b, never through a format of its own: it may
+ * hold any byte, "%" included.  The privdata of each command is its name,
+ * for the log.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_redis_send_handshake(
+    ngx_http_async_primes_redis_t *redis, redisAsyncContext *ac)
+{
+    int  rc;
+
+    if (redis->password.len) {
+        if (redis->user.len) {
+            rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake,
+                                   "AUTH", "AUTH %b %b",
+                                   redis->user.data, redis->user.len,
+                                   redis->password.data, redis->password.len);
+
+        } else {
+            rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake,
+                                   "AUTH", "AUTH %b",
+                                   redis->password.data, redis->password.len);
+        }
+
+        if (rc != REDIS_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (redis->database) {
+        rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake,
+                               "SELECT", "SELECT %d", (int) redis->database);
+        if (rc != REDIS_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake, "PING",
+                           "PING");
+    if (rc != REDIS_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -187,9 +243,11 @@ static void
 ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata)
 {
-    ngx_http_async_primes_redis_t  *redis = privdata;
+    const char                     *command = privdata;
+    redisReply                     *reply = r;
+    ngx_http_async_primes_redis_t  *redis;
 
-    redisReply  *reply = r;
+    redis = ac->data;
 
     if (redis->exiting) {
         return;
@@ -201,11 +259,19 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_async_primes_redis_failed(redis, reply->str);
+        ngx_http_async_primes_redis_failed(redis, command, reply->str);
 
-        /* deferred by hiredis until this callback returns */
+        /*
+         * Deferred by hiredis until this callback returns; then the rest
+         * of the handshake and every command queued behind it fail.
+         */
         redis->ctx = NULL;
         redisAsyncFree(ac);
+        return;
+    }
+
+    /* only the PING at the end tells that all of the handshake passed */
+    if (ngx_strcmp(command, "PING") != 0) {
         return;
     }
 
@@ -218,6 +284,7 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
     }
 
     redis->ready = 1;
+    redis->refused = NULL;
     redis->backoff = NGX_HTTP_ASYNC_PRIMES_BACKOFF_MIN;
 
     if (redis->failing) {
@@ -236,13 +303,18 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
 
 /*
  * Every failure of the connection ends here: it is logged once per outage,
- * not once per attempt or per request.
+ * not once per attempt or per request.  A handshake command that Redis
+ * refuses ("refused" is its name) is logged once more if the outage began
+ * otherwise or with another refusal: a Redis that comes back with another
+ * password needs the operator, and must not hide behind the first line.
  */
 
 static void
 ngx_http_async_primes_redis_failed(ngx_http_async_primes_redis_t *redis,
-    const char *reason)
+    const char *refused, const char *reason)
 {
+    size_t  len;
+
     redis->ready = 0;
 
     if (redis->exiting) {
@@ -254,16 +326,34 @@ ngx_http_async_primes_redis_failed(ngx_http_async_primes_redis_t *redis,
         ngx_del_timer(&redis->timer);
     }
 
-    if (!redis->failing) {
+    /* Redis ends most of its error messages with a period */
+    len = ngx_strlen(reason);
+
+    if (len && reason[len - 1] == '.') {
+        len--;
+    }
+
+    if (redis->failing
+        && (refused == NULL
+            || (redis->refused && ngx_strcmp(refused, redis->refused) == 0)))
+    {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: redis \"%V\" still unavailable: %*s",
+                       &redis->name, len, reason);
+
+    } else if (refused) {
         redis->failing = 1;
+        redis->refused = refused;
         ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "async_primes: redis \"%V\" is unreachable: %s, "
-                      "retrying in the background", &redis->name, reason);
+                      "async_primes: redis \"%V\" refused %s: %*s, "
+                      "retrying in the background",
+                      &redis->name, refused, len, reason);
 
     } else {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                       "async_primes: redis \"%V\" still unreachable: %s",
-                       &redis->name, reason);
+        redis->failing = 1;
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "async_primes: redis \"%V\" is unreachable: %*s, "
+                      "retrying in the background", &redis->name, len, reason);
     }
 
     ngx_http_async_primes_redis_schedule(redis);
@@ -415,7 +505,7 @@ ngx_http_async_primes_redis_timer_handler(ngx_event_t *ev)
 
     redis->ctx = NULL;
 
-    ngx_http_async_primes_redis_failed(redis,
+    ngx_http_async_primes_redis_failed(redis, NULL,
                                        redis->ready ? "command timed out"
                                                     : "connect timed out");
 

@@ -69,6 +69,26 @@ my @bad = (
      qr/\[emerg\] \d+#\d+: "async_primes_redis_timeout" directive must be at least 1ms/],
     ['', 'async_primes_redis_timeout forever;', '',
      qr/\[emerg\] \d+#\d+: "async_primes_redis_timeout" directive invalid value/],
+    ['', 'async_primes_redis_auth async_primes secret extra;', '',
+     qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_auth" directive/],
+    ['', 'async_primes_redis_auth;', '',
+     qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_auth" directive/],
+    ['', 'async_primes_redis_auth "";', '',
+     qr/\[emerg\] \d+#\d+: empty password in "async_primes_redis_auth"/],
+    ['', 'async_primes_redis_auth "" secret;', '',
+     qr/\[emerg\] \d+#\d+: empty user name in "async_primes_redis_auth"/],
+    ['', '', 'async_primes_redis_auth secret;',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_auth" directive is not allowed here/],
+    ['', 'async_primes_redis_database three;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_database" directive invalid number/],
+    ['', 'async_primes_redis_database -1;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_database" directive invalid number/],
+    ['', 'async_primes_redis_database 2147483648;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_database" directive must be from 0 to 2147483647/],
+    ['', 'async_primes_redis_database 1 2;', '',
+     qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_database" directive/],
+    ['', "async_primes_redis_database 1;\n    async_primes_redis_database 1;", '',
+     qr/\[emerg\] \d+#\d+: "async_primes_redis_database" directive is duplicate/],
 );
 
 for my $case (@bad) {
@@ -92,8 +112,21 @@ for my $case (@bad) {
          'and says why: an exact match location');
 }
 
+# the password of a refused directive is not repeated
+{
+    my ($status, $out) = nginx_t('', "async_primes_redis_auth user pw-1;\n"
+                                     . "    async_primes_redis_auth user pw-2;",
+                                 '');
+    isnt($status, 0, 'nginx -t fails: async_primes_redis_auth twice');
+    ok($out =~ /\[emerg\] \d+#\d+: "async_primes_redis_auth" directive is duplicate/
+       && $out !~ /pw-[12]/, 'and says why, without the password')
+        or diag($out);
+}
+
 my ($status, $out) = nginx_t('thread_pool primes threads=1;',
-                             'async_primes_redis unix:/tmp/redis.sock;',
+                             "async_primes_redis unix:/tmp/redis.sock;\n"
+                             . "async_primes_redis_auth async_primes s%cr\$t;\n"
+                             . "async_primes_redis_database 15;",
                              "async_primes_thread_pool primes;\n"
                              . "async_primes_ttl 10s;\n"
                              . "async_primes_max_work 1m;\n"

@@ -15,8 +15,8 @@
 #   ap_post_job($port, $a, $b)               -> requestId (dies unless 202)
 #   ap_post_settles($port, $status, $timeout_s) -> the answer with $status
 #   ap_poll_until($port, $id, $status, $timeout_s[, $location]) -> the body
-#   ap_redis($port, @args)                   -> the reply (dies on an error reply)
-#   ap_start_redis($port) / ap_stop_redis($port)
+#   ap_redis($port, [\%opts,] @args)         -> the reply (dies on an error reply)
+#   ap_start_redis($port, @redis_args) / ap_stop_redis($port)
 #   ap_start_nginx($dir, $conf_text) / ap_stop_nginx($dir)
 #   ap_nginx_master($dir) / ap_nginx_workers($dir) -> pids of an instance
 #   ap_wait_gone($pid, $timeout_s)           -> 1 once the process is gone
@@ -27,6 +27,12 @@
 # anything else); the configuration must leave "daemon" on (the default).
 # A "pid" directive is added when the text has none, so that the instance
 # never touches the system's pid file.  ap_start_redis binds 127.0.0.1 only.
+#
+# ap_start_redis passes @redis_args to redis-server after its own.  When
+# they hold "--requirepass PASSWORD", every later ap_redis on that port
+# (ap_stop_redis's SHUTDOWN too) authenticates with it.  ap_redis options,
+# sent on the same connection before the command: user and password (AUTH
+# as another user), db (SELECT).
 #
 # Both runners compile "--- init" code in the package Test::Nginx::Util and
 # "--- section eval" code in Test::Base::Filter, so the helpers are exported
@@ -346,18 +352,37 @@ sub _resp_read {
     die "ap_redis: unexpected reply: $line\n";
 }
 
-sub ap_redis {
-    my ($port, @args) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                     Proto => 'tcp', Timeout => 5)
-        or die "ap_redis: cannot connect to 127.0.0.1:$port: $!\n";
-    binmode $sock;
-    my $cmd = '*' . scalar(@args) . "\r\n";
-    for my $a (@args) {
+my %RedisPassword;    # port => the password of its default user
+
+sub _resp_command {
+    my $cmd = '*' . scalar(@_) . "\r\n";
+    for my $a (@_) {
         my $s = defined $a ? "$a" : '';
         utf8::encode($s) if utf8::is_utf8($s);
         $cmd .= '$' . length($s) . "\r\n$s\r\n";
     }
+    return $cmd;
+}
+
+sub ap_redis {
+    my ($port, @args) = @_;
+    my $opts = ref $args[0] eq 'HASH' ? shift @args : {};
+
+    my @first;
+    if (defined $opts->{password}) {
+        push @first, ['AUTH', grep { defined } $opts->{user},
+                      $opts->{password}];
+    } elsif (defined $RedisPassword{$port}) {
+        push @first, ['AUTH', $RedisPassword{$port}];
+    }
+    push @first, ['SELECT', $opts->{db}] if defined $opts->{db};
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 5)
+        or die "ap_redis: cannot connect to 127.0.0.1:$port: $!\n";
+    binmode $sock;
+    my $cmd = join '', map({ _resp_command(@$_) } @first),
+                       _resp_command(@args);
     local $SIG{PIPE} = 'IGNORE';
     my $off = 0;
     while ($off < length $cmd) {
@@ -366,7 +391,9 @@ sub ap_redis {
         $off += $n;
     }
     my $buf = '';
-    my $reply = _resp_read($sock, \$buf, Time::HiRes::time() + 5);
+    my $until = Time::HiRes::time() + 5;
+    _resp_read($sock, \$buf, $until) for @first;
+    my $reply = _resp_read($sock, \$buf, $until);
     close $sock;
     return $reply;
 }
@@ -374,7 +401,7 @@ sub ap_redis {
 my %Redis;    # port => { dir, pidfile }
 
 sub ap_start_redis {
-    my ($port) = @_;
+    my ($port, @redis_args) = @_;
     die "ap_start_redis: port $port is already in use\n" if _port_open($port);
 
     my $dir = File::Temp::tempdir("ap-redis-$port-XXXXXX", TMPDIR => 1,
@@ -386,11 +413,17 @@ sub ap_start_redis {
                          '--port', $port, '--bind', '127.0.0.1',
                          '--save', '', '--appendonly', 'no',
                          '--daemonize', 'yes', '--pidfile', $pidfile,
-                         '--dir', $dir, '--logfile', $log);
+                         '--dir', $dir, '--logfile', $log, @redis_args);
     die "ap_start_redis: redis-server failed (status $rc): "
         . _read_file("$dir/stdout.log") . _tail($log, 20) if $rc != 0;
 
     $Redis{$port} = { dir => $dir, pidfile => $pidfile };
+
+    delete $RedisPassword{$port};
+    for my $i (0 .. $#redis_args - 1) {
+        $RedisPassword{$port} = $redis_args[$i + 1]
+            if $redis_args[$i] eq '--requirepass';
+    }
 
     my $until = Time::HiRes::time() + 5;
     while (1) {
