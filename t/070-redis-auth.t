@@ -18,8 +18,8 @@ no_shuffle();
 # Blocks that need Redis to answer give it 5 s: the machine may be busy.
 $ENV{TEST_NGINX_AUTH_REDIS_PORT} ||= ap_free_port();
 
-our $AclUser = [qw(on ~async_primes:* +get +set +del +pexpire +eval +evalsha
-                   +ping +select)];
+our $AclUser = [qw(on ~async_primes:* +get +set +del +eval +time +ping
+                   +select)];
 
 ap_start_redis($ENV{TEST_NGINX_AUTH_REDIS_PORT},
                '--requirepass', 'admin-secret');
@@ -69,10 +69,25 @@ admin-secret
     async_primes_redis 127.0.0.1:$TEST_NGINX_AUTH_REDIS_PORT;
     async_primes_redis_auth async_primes job-secret;
     async_primes_redis_timeout 5s;
+    async_primes_lease 1s;
 --- init
 package main;
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
 my $redis = $ENV{TEST_NGINX_AUTH_REDIS_PORT};
+
+# a job long enough to renew its lease, in a script, as this user
+my $long = ap_post_job($port, 1, '10000000000000');
+ap_poll_until($port, $long, 'FINISHED', 60);
+
+# a job whose worker is gone: the takeover is a script too
+my $orphan = '0f8fad5b-d9cb-469f-a165-70867728950e';
+my $now = int(Time::HiRes::time() * 1000);
+ap_redis($redis, 'SET', "async_primes:job:$orphan",
+         sprintf("ap1 gone %d 1 1000 %d\n", $now - 1000, $now)
+         . qq({"requestId":"$orphan","status":"IN_PROGRESS","payload":null}\n),
+         'EX', 60);
+ap_poll_until($port, $orphan, 'FINISHED', 10) =~ /"payload":"76127"/
+    or die "the orphan job did not end with the sum of the primes up to 1000\n";
 
 # the user is held to the module's keys
 eval { ap_redis($redis, { user => 'async_primes', password => 'job-secret' },
