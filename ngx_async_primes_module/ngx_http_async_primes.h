@@ -233,6 +233,8 @@ ngx_int_t ngx_http_async_primes_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_http_async_primes_ctx_t *ngx_http_async_primes_get_ctx(
     ngx_http_request_t *r);
+ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
+    uint64_t eta, uint64_t now);
 
 /* filter */
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);

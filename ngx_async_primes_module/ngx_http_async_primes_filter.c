@@ -22,7 +22,8 @@ static ngx_int_t ngx_http_async_primes_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_async_primes_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static const char *ngx_http_async_primes_error_message(ngx_uint_t status);
-static ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r);
+static ngx_int_t ngx_http_async_primes_filter_retry_after(
+    ngx_http_request_t *r);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -90,7 +91,7 @@ ngx_http_async_primes_header_filter(ngx_http_request_t *r)
 
     if ((r->headers_out.status == NGX_HTTP_TOO_MANY_REQUESTS
          || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE)
-        && ngx_http_async_primes_retry_after(r) != NGX_OK)
+        && ngx_http_async_primes_filter_retry_after(r) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -215,7 +216,7 @@ ngx_http_async_primes_error_message(ngx_uint_t status)
  */
 
 static ngx_int_t
-ngx_http_async_primes_retry_after(ngx_http_request_t *r)
+ngx_http_async_primes_filter_retry_after(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;

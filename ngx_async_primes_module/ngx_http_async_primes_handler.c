@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
     ngx_str_t *id);
 static void ngx_http_async_primes_poll_cleanup(void *data);
 static void ngx_http_async_primes_polled(void *data, redisReply *reply);
-static ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
-    ngx_async_primes_record_t *rec, uint64_t now);
 static ngx_int_t ngx_http_async_primes_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_async_primes_add_header(ngx_http_request_t *r,
@@ -410,7 +408,8 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
         if (in_progress) {
             now = ngx_http_async_primes_now();
 
-            if (ngx_http_async_primes_retry_after(r, &rec, now) != NGX_OK) {
+            if (ngx_http_async_primes_retry_after(r, rec.eta, now) != NGX_OK)
+            {
                 ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
                 return;
             }
@@ -457,18 +456,18 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
 
 
 /*
- * When to poll again: when the job is expected to end, by the estimate its
- * worker stored, and at least in a second.
+ * When to poll again: when the job is expected to end (eta, by the estimate
+ * of the worker computing it), and at least in a second.
  */
 
-static ngx_int_t
-ngx_http_async_primes_retry_after(ngx_http_request_t *r,
-    ngx_async_primes_record_t *rec, uint64_t now)
+ngx_int_t
+ngx_http_async_primes_retry_after(ngx_http_request_t *r, uint64_t eta,
+    uint64_t now)
 {
     u_char    *value;
     uint64_t   seconds;
 
-    seconds = (rec->eta > now) ? (rec->eta - now + 999) / 1000 : 1;
+    seconds = (eta > now) ? (eta - now + 999) / 1000 : 1;
 
     if (seconds == 1) {
         return ngx_http_async_primes_add_header(r, "Retry-After",

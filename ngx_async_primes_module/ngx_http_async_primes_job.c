@@ -601,6 +601,14 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
      * server's own name, which a client behind a proxy cannot use.
      */
 
+    if (ngx_http_async_primes_retry_after(r, job->eta,
+                                          ngx_http_async_primes_now())
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     rc = ngx_http_async_primes_send(r, status, body, len);
     ngx_http_finalize_request(r, rc);
 }

@@ -46,6 +46,7 @@ Content-Type: application/json
 Location: /sumPrime/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}
 Content-Type: application/json
 Cache-Control: no-store
+Retry-After: 1
 --- response_body_like chomp
 ^\{"requestId":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}","status":"IN_PROGRESS","payload":null\}$
 --- no_error_log

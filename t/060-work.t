@@ -71,6 +71,20 @@ POST /sumPrime
 
 
 
+=== TEST 3a: the 202 of a job of seconds says to come back in seconds
+--- config
+    location /sumPrime {
+        async_primes;
+    }
+--- request
+POST /sumPrime
+{"a": 1, "b": 100000000000000}
+--- error_code: 202
+--- response_headers_like
+Retry-After: [2-9]
+
+
+
 === TEST 4: a job split over threads sums exactly what one thread does
 --- main_config
     thread_pool pair threads=2;
