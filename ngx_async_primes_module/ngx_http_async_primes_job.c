@@ -295,6 +295,15 @@ ngx_http_async_primes_job_takeover(ngx_http_request_t *r, const u_char *id,
         return;
     }
 
+    /* the range comes from Redis: this location's budget still applies */
+    if (ngx_async_primes_sum_cost(rec->a, rec->b) / 1000 > alcf->max_work) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "async_primes: job %*s is not taken over: "
+                      "[%uL, %uL] is over async_primes_max_work here",
+                      (size_t) NGX_ASYNC_PRIMES_ID_LEN, id, rec->a, rec->b);
+        return;
+    }
+
     /* one attempt at a time per worker; other workers race in Redis */
     for (q = ngx_queue_head(&amcf->jobs);
          q != ngx_queue_sentinel(&amcf->jobs);

@@ -73,6 +73,18 @@ my @bad = (
      qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_auth" directive/],
     ['', 'async_primes_redis_auth;', '',
      qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_auth" directive/],
+    ['', 'async_primes_key_prefix ' . ('x' x 65) . ';', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_key_prefix" directive must be at most 64 bytes long/],
+    ['', 'async_primes_max_jobs 0;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_max_jobs" directive must be at least 1/],
+    ['', 'async_primes_max_jobs many;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_max_jobs" directive invalid number/],
+    ['', '', 'async_primes_lease 500ms;',
+     qr/\[emerg\] \d+#\d+: "async_primes_lease" directive must be at least 1s/],
+    ['', '', "async_primes_ttl 10s;\n    async_primes_lease 10s;",
+     qr/\[emerg\] \d+#\d+: "async_primes_lease" \(10000ms\) must be shorter than "async_primes_ttl" \(10000ms\)/],
+    ['', 'async_primes_lease 1m;', 'async_primes_ttl 30s;',
+     qr/\[emerg\] \d+#\d+: "async_primes_lease" \(60000ms\) must be shorter than "async_primes_ttl" \(30000ms\)/],
     ['', 'async_primes_redis_auth "";', '',
      qr/\[emerg\] \d+#\d+: empty password in "async_primes_redis_auth"/],
     ['', 'async_primes_redis_auth "" secret;', '',
@@ -126,7 +138,10 @@ for my $case (@bad) {
 my ($status, $out) = nginx_t('thread_pool primes threads=1;',
                              "async_primes_redis unix:/tmp/redis.sock;\n"
                              . "async_primes_redis_auth async_primes s%cr\$t;\n"
-                             . "async_primes_redis_database 15;",
+                             . "async_primes_redis_database 15;\n"
+                             . "async_primes_key_prefix " . ('p' x 64) . ";\n"
+                             . "async_primes_max_jobs 100000;\n"
+                             . "async_primes_lease 9s;",
                              "async_primes_thread_pool primes;\n"
                              . "async_primes_ttl 10s;\n"
                              . "async_primes_max_work 1m;\n"

@@ -115,6 +115,44 @@ async_primes: unexpected redis reply of type 1 to GET: ap1 x 1 2 3
 
 
 
+=== TEST 2c: a job whose lease has expired is taken over by a poll
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_lease 1s;
+--- init
+package main;
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
+         in_progress(-1000, -1000), 'EX', 60);
+# nothing but a takeover computes it here
+ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $main::Id, 'FINISHED', 10);
+--- request eval
+"GET /sumPrime/$main::Id"
+--- error_code: 200
+--- response_body eval
+qq({"requestId":"$main::Id","status":"FINISHED","payload":"1060"}\n)
+
+
+
+=== TEST 2d: a record over this location's budget is not taken over
+--- init
+package main;
+my $now = int(Time::HiRes::time() * 1000);
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$main::Id",
+         sprintf("ap1 gone %d 1 18446744073709551615 %d\n", $now - 1000, $now)
+         . qq({"requestId":"$main::Id","status":"IN_PROGRESS","payload":null}\n),
+         'EX', 60);
+--- request eval
+"GET /sumPrime/$main::Id"
+--- error_code: 200
+--- response_body eval
+qq({"requestId":"$main::Id","status":"IN_PROGRESS","payload":null}\n)
+--- error_log
+is over async_primes_max_work here
+--- no_error_log
+taken over: the lease
+
+
+
 === TEST 3: a failed job
 --- init
 package main;

@@ -232,3 +232,48 @@ GET /sumPrime/placeholder
 --- response_body_like: "status":"FINISHED","payload":"36209085461319490327"\}$
 --- error_log
 thread pool "tiny" queue overflow
+
+
+
+=== TEST 9: async_primes_key_prefix keeps two sites apart on one Redis
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_key_prefix site-a:;
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $redis = $ENV{TEST_NGINX_REDIS_PORT};
+my $id = ap_post_job($port, 1, 100);
+ap_poll_until($port, $id, 'FINISHED', 10);
+
+die "no record under the prefix\n"
+    unless ap_redis($redis, 'EXISTS', "site-a:job:$id") == 1;
+die "a record under the default prefix\n"
+    unless ap_redis($redis, 'EXISTS', "async_primes:job:$id") == 0;
+
+# a site with the default prefix on the same Redis does not know the job
+my $dir = "$FindBin::Bin/servroot-second";
+my $other = ap_free_port();
+ap_start_nginx($dir, <<"_EOC_");
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    client_body_temp_path client_body_temp;
+    async_primes_redis 127.0.0.1:$redis;
+    server {
+        listen 127.0.0.1:$other;
+        location /sumPrime { async_primes; }
+    }
+}
+_EOC_
+my $r = ap_http('GET', "http://127.0.0.1:$other/sumPrime/$id");
+ap_stop_nginx($dir);
+die "the other site answered $r->{status} for the job\n"
+    unless $r->{status} == 404;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"1060"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200

@@ -196,7 +196,8 @@ for (1 .. 300) {
     die "a POST while Redis is out gave $r->{status}\n" unless $r->{status} == 503;
 }
 my $grew = rss() - $before;
-die "300 refused POSTs grew the worker by $grew bytes\n" if $grew > 512 * 1024;
+die "300 refused POSTs grew the worker by $grew bytes\n"
+    if $grew > 512 * 1024 && !ap_sanitized();
 
 # back, without the records (no persistence)
 Time::HiRes::sleep(1);

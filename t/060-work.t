@@ -76,12 +76,22 @@ POST /sumPrime
     location /sumPrime {
         async_primes;
     }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                '{"a":1,"b":100000000000000}',
+                { 'Content-Type' => 'application/json' });
+die "the 202 said Retry-After: " . ($r->{headers}{'retry-after'} // 'none')
+    . "\n" unless $r->{status} == 202
+                  && ($r->{headers}{'retry-after'} // '') =~ /^[2-9]$/;
+my ($id) = $r->{content} =~ /"requestId":"([^"]+)"/;
+
+# ended here, not left to the next block's NGINX stop
+ap_poll_until($port, $id, 'FINISHED', 60);
 --- request
-POST /sumPrime
-{"a": 1, "b": 100000000000000}
---- error_code: 202
---- response_headers_like
-Retry-After: [2-9]
+GET /sumPrime/00000000-0000-4000-8000-000000000000
+--- error_code: 404
 
 
 

@@ -20,6 +20,8 @@
 #   ap_start_nginx($dir, $conf_text) / ap_stop_nginx($dir)
 #   ap_nginx_master($dir) / ap_nginx_workers($dir) -> pids of an instance
 #   ap_wait_gone($pid, $timeout_s)           -> 1 once the process is gone
+#   ap_sanitized()                           -> true under SANITIZE=1, where
+#                                               memory use says nothing
 #   ap_free_port()                           -> a free TCP port on 127.0.0.1
 #
 # ap_start_nginx: $dir must lie outside t/servroot (both runners delete and
@@ -98,7 +100,7 @@ $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 our @EXPORT = qw(
     ap_http ap_post_job ap_post_settles ap_poll_until
     ap_redis ap_start_redis ap_stop_redis ap_start_nginx ap_stop_nginx ap_free_port
-    ap_nginx_master ap_nginx_workers ap_wait_gone
+    ap_nginx_master ap_nginx_workers ap_wait_gone ap_sanitized
 );
 
 sub import {
@@ -550,6 +552,13 @@ sub ap_nginx_workers {
     }
     closedir $dh;
     return sort { $a <=> $b } @workers;
+}
+
+# AddressSanitizer holds freed memory in quarantine: a process's size grows
+# with every allocation, whatever the module does
+sub ap_sanitized {
+    return ($ENV{SANITIZE} // '') eq '1'
+           || ($ENV{TEST_NGINX_BINARY} // '') =~ /sanitiz/;
 }
 
 sub ap_wait_gone {
