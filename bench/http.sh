@@ -457,9 +457,12 @@ load_heavy() {
                 'BEGIN { printf "%.0f", w * j / t }')
     t=$(time_job "$base" $(( base + width )))
 
-    # at most 1000 a worker: the pool queues 4096
+    # twice as many as the time suggests: the job was timed at the pool's
+    # lowered priority, slower while other processes took the CPUs, and a
+    # pool that runs out of jobs makes a busy run an idle one; at most 1000
+    # a worker: the pool queues 4096
     per_worker=$(awk -v d="$busy_for" -v t="$t" 'BEGIN {
-                         n = int(d / t) + 2; print (n < 1000) ? n : 1000 }')
+                         n = int(2 * d / t) + 2; print (n < 1000) ? n : 1000 }')
 
     log "heavy jobs: [10^15, 10^15 + $width], $t s each," \
         "$per_worker per worker"
