@@ -43,6 +43,10 @@
 /* seconds a client is told to wait before it polls again */
 #define NGX_HTTP_ASYNC_PRIMES_RETRY_AFTER    "1"
 
+/* async_primes_compute_priority: a nice value (-20 to 19), or one of these */
+#define NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF   100
+#define NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE  101
+
 
 /*
  * Called once per command: with the reply, or with NULL when the command
@@ -102,6 +106,7 @@ typedef struct {
     ngx_uint_t                          max_jobs;
     ngx_queue_t                         jobs;     /* this worker's */
     ngx_uint_t                          njobs;
+    ngx_int_t                           compute_priority;
 } ngx_http_async_primes_main_conf_t;
 
 
@@ -238,6 +243,10 @@ ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
 
 /* filter */
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
+
+/* module */
+void ngx_http_async_primes_thread_priority(
+    ngx_http_async_primes_main_conf_t *amcf, ngx_log_t *log);
 
 
 #define NGX_HTTP_ASYNC_PRIMES_KEY_LEN                                        \

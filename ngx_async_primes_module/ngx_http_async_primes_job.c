@@ -662,6 +662,8 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
     ngx_http_async_primes_part_t  *part = data;
 
+    ngx_http_async_primes_thread_priority(part->job->amcf, log);
+
     /* touches nothing but the part's own compute fields */
     part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
                                     &part->sum_ctx);

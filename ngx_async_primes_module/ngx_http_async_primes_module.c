@@ -19,6 +19,18 @@
 #define NGX_HTTP_ASYNC_PRIMES_LEASE_DEFAULT  10000
 #define NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT   1024
 
+/*
+ * A thread has a priority of its own on Linux only: elsewhere a nice value
+ * would slow the event loop as well.
+ */
+#if (NGX_LINUX)
+#define NGX_HTTP_ASYNC_PRIMES_PRIORITY_DEFAULT  19
+#else
+#define NGX_HTTP_ASYNC_PRIMES_PRIORITY_DEFAULT                               \
+    NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF
+#endif
+
+
 
 static void *ngx_http_async_primes_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -52,6 +64,8 @@ static char *ngx_http_async_primes_check_lease(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_async_primes_compute_priority(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 
 
@@ -169,6 +183,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       offsetof(ngx_http_async_primes_main_conf_t, redis.database),
       &ngx_http_async_primes_database_post },
 
+    { ngx_string("async_primes_compute_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_compute_priority,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -206,6 +227,17 @@ ngx_module_t  ngx_http_async_primes_module = {
 
 static ngx_str_t  ngx_http_async_primes_default_pool = ngx_string("default");
 
+#if (NGX_LINUX)
+
+/* a pool thread lowers its priority once, before its first part */
+static __thread ngx_uint_t  ngx_http_async_primes_thread_lowered;
+
+/* and a failure is logged once per worker, not by every thread */
+static ngx_atomic_t  ngx_http_async_primes_priority_failed;
+
+#endif
+
+
 
 static void *
 ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
@@ -231,6 +263,7 @@ ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
     amcf->redis.database = NGX_CONF_UNSET;
     amcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     amcf->max_jobs = NGX_CONF_UNSET_UINT;
+    amcf->compute_priority = NGX_CONF_UNSET;
     ngx_queue_init(&amcf->jobs);
 
     return amcf;
@@ -248,6 +281,8 @@ ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(amcf->redis.timeout, 1000);
     ngx_conf_init_uint_value(amcf->max_jobs,
                              NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT);
+    ngx_conf_init_value(amcf->compute_priority,
+                        NGX_HTTP_ASYNC_PRIMES_PRIORITY_DEFAULT);
 
     if (amcf->key_prefix.data == NULL) {
         ngx_str_set(&amcf->key_prefix, NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX);
@@ -663,6 +698,74 @@ ngx_http_async_primes_redis_auth(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
+ngx_http_async_primes_compute_priority(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_async_primes_main_conf_t  *amcf = conf;
+
+    ngx_str_t  *value;
+#if (NGX_LINUX)
+    ngx_int_t   n;
+#endif
+
+    if (amcf->compute_priority != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        amcf->compute_priority = NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF;
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_LINUX)
+
+    if (ngx_strcmp(value[1].data, "idle") == 0) {
+        amcf->compute_priority = NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE;
+        return NGX_CONF_OK;
+    }
+
+    /* signed, as in worker_priority */
+    if (value[1].len > 1 && value[1].data[0] == '-') {
+        n = ngx_atoi(value[1].data + 1, value[1].len - 1);
+        if (n != NGX_ERROR) {
+            n = -n;
+        }
+
+    } else if (value[1].len > 1 && value[1].data[0] == '+') {
+        n = ngx_atoi(value[1].data + 1, value[1].len - 1);
+
+    } else {
+        n = ngx_atoi(value[1].data, value[1].len);
+    }
+
+    if (n == NGX_ERROR || n < -20 || n > 19) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be \"off\", \"idle\" or a nice "
+                           "value from -20 to 19, not \"%V\"",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->compute_priority = n;
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" can only be \"off\" on this system: its "
+                       "threads have no priority of their own",
+                       &cmd->name);
+
+    return NGX_CONF_ERROR;
+
+#endif
+}
+
+
+static char *
 ngx_http_async_primes_check_database(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_int_t  *database = data;
@@ -739,6 +842,72 @@ ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Called by a pool thread before each part it computes.  On Linux a nice
+ * value and a scheduling policy belong to one thread, so the event loop
+ * keeps its own and the kernel runs it first whenever it has work.  An
+ * unprivileged thread cannot raise its priority again (RLIMIT_NICE), so the
+ * thread stays lowered for the tasks of other modules in the same pool too.
+ */
+
+void
+ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
+    ngx_log_t *log)
+{
+#if (NGX_LINUX)
+    int                 rc;
+    ngx_err_t           err;
+    ngx_tid_t           tid;
+    struct sched_param  sp;
+
+    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF
+        || ngx_http_async_primes_thread_lowered)
+    {
+        return;
+    }
+
+    /* a failure would fail again: not tried for every job */
+    ngx_http_async_primes_thread_lowered = 1;
+
+    tid = ngx_thread_tid();
+
+    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
+        ngx_memzero(&sp, sizeof(struct sched_param));
+        rc = sched_setscheduler(tid, SCHED_IDLE, &sp);
+
+    } else {
+        rc = setpriority(PRIO_PROCESS, tid, (int) amcf->compute_priority);
+    }
+
+    if (rc == 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "async_primes: thread %P lowered its priority", tid);
+        return;
+    }
+
+    err = ngx_errno;
+
+    if (!ngx_atomic_cmp_set(&ngx_http_async_primes_priority_failed, 0, 1)) {
+        return;
+    }
+
+    /* the sums are still right, only the event loop may wait for them */
+
+    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
+        ngx_log_error(NGX_LOG_WARN, log, err,
+                      "async_primes: sched_setscheduler(SCHED_IDLE) failed, "
+                      "jobs compute at the priority of the event loop");
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, log, err,
+                      "async_primes: setpriority(%i) failed, jobs compute "
+                      "at the priority of the event loop",
+                      amcf->compute_priority);
+    }
+#endif
 }
 
 

@@ -101,6 +101,18 @@ my @bad = (
      qr/\[emerg\] \d+#\d+: invalid number of arguments in "async_primes_redis_database" directive/],
     ['', "async_primes_redis_database 1;\n    async_primes_redis_database 1;", '',
      qr/\[emerg\] \d+#\d+: "async_primes_redis_database" directive is duplicate/],
+    ['', 'async_primes_compute_priority 20;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" must be "off", "idle" or a nice value from -20 to 19, not "20"/],
+    ['', 'async_primes_compute_priority -21;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" must be .* not "-21"/],
+    ['', 'async_primes_compute_priority low;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" must be .* not "low"/],
+    ['', 'async_primes_compute_priority -;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" must be .* not "-"/],
+    ['', "async_primes_compute_priority 10;\n    async_primes_compute_priority idle;", '',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" directive is duplicate/],
+    ['', '', 'async_primes_compute_priority 10;',
+     qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" directive is not allowed here/],
 );
 
 for my $case (@bad) {
@@ -148,5 +160,12 @@ my ($status, $out) = nginx_t('thread_pool primes threads=1;',
                              . "async_primes_job_threads 16;\n"
                              . "async_primes_max_number 18446744073709551615;");
 is($status, 0, 'a good configuration passes') or diag($out);
+
+for my $priority (qw(off idle 19 0 -20 +5)) {
+    ($status, $out) = nginx_t('', "async_primes_compute_priority $priority;",
+                              '');
+    is($status, 0, "async_primes_compute_priority $priority passes")
+        or diag($out);
+}
 
 done_testing();
