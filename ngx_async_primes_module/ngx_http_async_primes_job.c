@@ -26,6 +26,9 @@
 #define NGX_HTTP_ASYNC_PRIMES_WRITE_RETRY  1000
 #define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
 
+/* a job's progress reaches its record at least this often */
+#define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
+
 
 /*
  * KEYS[1] is the record, ARGV[1] the owner's token.  The lease ends at
@@ -102,6 +105,10 @@ static void ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_retry(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_write_handler(ngx_event_t *ev);
 static void ngx_http_async_primes_job_written(void *data, redisReply *reply);
+static ngx_msec_t ngx_http_async_primes_job_tick(
+    ngx_http_async_primes_job_t *job);
+static ngx_uint_t ngx_http_async_primes_job_progress(
+    ngx_http_async_primes_job_t *job);
 static ngx_int_t ngx_http_async_primes_job_lease(
     ngx_http_async_primes_job_t *job, const char *script,
     ngx_http_async_primes_redis_handler_pt handler);
@@ -162,6 +169,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     size_t                              argvlen[5];
     u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
     u_char                              ttl[NGX_INT_T_LEN];
+    u_char                              stored[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     u_char                    value[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
                                     + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
 
@@ -240,12 +248,15 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     argvlen[0] = 3;
     argv[1] = (const char *) key;
     argvlen[1] = ngx_http_async_primes_key(key, amcf, job->id);
+    len = ngx_async_primes_json_progress(stored, job->id,
+                                         NGX_ASYNC_PRIMES_ID_LEN, 0);
+
     argv[2] = (const char *) value;
     argvlen[2] = ngx_async_primes_record_write(value, job->owner,
                                        NGX_ASYNC_PRIMES_ID_LEN,
                                        ngx_http_async_primes_now()
                                        + job->lease,
-                                       job->a, job->b, job->eta, doc, len);
+                                       job->a, job->b, job->eta, stored, len);
     argv[3] = "PX";
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
@@ -530,7 +541,7 @@ ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
      * jobs are written, or given up after a TTL without Redis, or until
      * worker_shutdown_timeout.
      */
-    ngx_add_timer(&job->refresh, job->lease / 3);
+    ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 
     if (job->posted < job->nparts) {
         ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
@@ -796,7 +807,7 @@ ngx_http_async_primes_job_refresh(ngx_event_t *ev)
                                          ngx_http_async_primes_renew_script,
                                          ngx_http_async_primes_job_refreshed);
 
-    ngx_add_timer(&job->refresh, job->lease / 3);
+    ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 }
 
 
@@ -966,9 +977,9 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
                                                  argvlen);
     }
 
-    len = ngx_async_primes_json_record(doc, job->id, NGX_ASYNC_PRIMES_ID_LEN,
-                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
-                                       NULL, 0, NULL, 0);
+    len = ngx_async_primes_json_progress(doc, job->id,
+                                         NGX_ASYNC_PRIMES_ID_LEN,
+                                         ngx_http_async_primes_job_progress(job));
 
     argv[5] = (const char *) lease;
     argvlen[5] = ngx_sprintf(lease, "%M", job->lease) - lease;
@@ -979,6 +990,46 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
                                               doc, len);
 
     return ngx_http_async_primes_job_command(job, handler, 8, argv, argvlen);
+}
+
+
+/* renewals publish the progress too, so they come at least once a second */
+
+static ngx_msec_t
+ngx_http_async_primes_job_tick(ngx_http_async_primes_job_t *job)
+{
+    return ngx_min(job->lease / 3, NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY);
+}
+
+
+/*
+ * The share of the job done, in thousandths: the parts are of about equal
+ * work, each done as far as its thread has told.
+ */
+
+static ngx_uint_t
+ngx_http_async_primes_job_progress(ngx_http_async_primes_job_t *job)
+{
+    double                         share;
+    uint64_t                       done, total;
+    ngx_uint_t                     i;
+    ngx_http_async_primes_part_t  *part;
+
+    share = 0;
+
+    for (i = 0; i < job->posted; i++) {
+        part = &job->parts[i];
+
+        done = __atomic_load_n(&part->sum_ctx.done, __ATOMIC_RELAXED);
+        total = __atomic_load_n(&part->sum_ctx.total, __ATOMIC_RELAXED);
+
+        if (total != 0) {
+            share += (double) ngx_min(done, total) / total;
+        }
+    }
+
+    /* "done" only once the record says so */
+    return ngx_min((ngx_uint_t) (share * 1000 / job->nparts), 999);
 }
 
 
