@@ -68,3 +68,123 @@ GET /sumPrime/placeholder
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 2: a submit retried with its Idempotency-Key, here and on another NGINX, is one job
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $redis = $ENV{TEST_NGINX_REDIS_PORT};
+my $key = 'retry-' . int(rand(1e9));
+my $submit = sub {
+    my ($p, $k, $body) = @_;
+    return ap_http('POST', "http://127.0.0.1:$p/sumPrime", $body // '{"a":1,"b":1000}',
+                   { 'Content-Type' => 'application/json',
+                     'Idempotency-Key' => $k });
+};
+
+my $first = $submit->($port, $key);
+die "first: $first->{status} $first->{content}" unless $first->{status} == 202;
+my ($id) = $first->{content} =~ /"requestId":"([^"]+)"/;
+
+# the same key quoted as the draft writes it
+my $again = $submit->($port, qq("$key"));
+die "retry: $again->{status} $again->{content}"
+    unless $again->{status} == 202 && $again->{content} =~ /"requestId":"$id"/
+           && $again->{headers}{location} eq "/sumPrime/$id";
+
+my $dir = "$FindBin::Bin/servroot-second";
+my $other = ap_free_port();
+ap_start_nginx($dir, <<"_EOC_");
+worker_processes 2;
+events { worker_connections 64; }
+http {
+    client_body_temp_path client_body_temp;
+    async_primes_redis 127.0.0.1:$redis;
+    server {
+        listen 127.0.0.1:$other;
+        location /sumPrime { async_primes; }
+    }
+}
+_EOC_
+my $elsewhere = eval { $submit->($other, $key) };
+my $fresh = eval { $submit->($other, "$key-2") };
+ap_stop_nginx($dir);
+die "retry elsewhere: $elsewhere->{status} $elsewhere->{content}"
+    unless $elsewhere->{status} == 202
+           && $elsewhere->{content} =~ /"requestId":"$id"/;
+die "another key gave the same job\n"
+    if $fresh->{content} =~ /"requestId":"$id"/;
+
+$block->set_value("request", "GET /sumPrime/$id");
+ap_poll_until($port, $id, 'FINISHED', 10);
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"76127"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+
+
+
+=== TEST 3: the same Idempotency-Key with another job is 422
+--- init
+package main;
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'DEL', 'async_primes:idem:k-422');
+my $r = ap_http('POST', "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}/sumPrime",
+                '{"a":1,"b":100}',
+                { 'Content-Type' => 'application/json',
+                  'Idempotency-Key' => 'k-422' });
+die "first: $r->{status}" unless $r->{status} == 202;
+--- request
+POST /sumPrime
+{"a": 1, "b": 101}
+--- more_headers
+Content-Type: application/json
+Idempotency-Key: k-422
+--- error_code: 422
+--- response_body
+{"error":"the Idempotency-Key was used for another job: send it with the same a and b, or use a new key"}
+
+
+
+=== TEST 4: a malformed Idempotency-Key is 400
+--- request eval
+["POST /sumPrime\n{\"a\":1,\"b\":100}", "POST /sumPrime\n{\"a\":1,\"b\":100}"]
+--- more_headers eval
+["Content-Type: application/json\nIdempotency-Key: \"\"",
+ "Content-Type: application/json\nIdempotency-Key: " . ('k' x 256)]
+--- error_code eval
+[400, 400]
+--- response_body eval
+[("{\"error\":\"the Idempotency-Key must be 1 to 255 printable characters, quoted or not\"}\n") x 2]
+
+
+
+=== TEST 5: async_primes_reuse answers a known range at once, with a record of its own
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_reuse on;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'DEL', 'async_primes:sum:1:10000');
+my $first = ap_post_job($port, 1, 10000);
+ap_poll_until($port, $first, 'FINISHED', 10);
+
+my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime", '{"a":1,"b":10000}',
+                { 'Content-Type' => 'application/json' });
+die "a known range gave $r->{status}: $r->{content}\n"
+    unless $r->{status} == 200 && !defined $r->{headers}{'retry-after'};
+my ($id) = $r->{content} =~ /^\{"requestId":"([^"]+)","status":"FINISHED","payload":"5736396"\}\n\z/
+    or die "not a finished record: $r->{content}";
+die "the reused answer has the first job's id\n" if $id eq $first;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"5736396"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
