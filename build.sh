@@ -4,6 +4,7 @@
 # ./build.sh run       build, then run a private Redis and NGINX on PORT
 # ./build.sh test      build, then run every suite in t/ (prove -r t)
 # ./build.sh bench     build, then run the benchmarks (--smoke: quick)
+# ./build.sh fuzz [s]  build the fuzz targets with clang, run each s seconds
 # ./build.sh clean     remove build/
 #
 # Environment: NGINX_SRC (an NGINX source tree to build against instead of
@@ -347,11 +348,97 @@ bench() {
     return $rc
 }
 
+# ./build.sh fuzz [seconds] [target...]: builds every fuzz/fuzz_*.c (or
+# the targets named) with libFuzzer and the sanitizers, then runs each for
+# seconds (60) from its seeds in fuzz/corpus/<target>.  What a run finds
+# stays out of the repository, in build/fuzz/corpus-<target>; a crash is
+# kept as build/fuzz/<target>-crash-*, and fails the command.
+fuzz() {
+    local seconds=${1:-60} dir=$ROOT/ngx_async_primes_module out=$BUILD/fuzz
+    local src name f dict done_line execs rc=0
+    local flags="-g -O1 -fno-omit-frame-pointer
+                 -fsanitize=fuzzer,address,undefined
+                 -fno-sanitize-recover=undefined"
+    local inc='s/^\s*#\s*include\s*"\(ngx_async_primes_\w*\)\.h".*/\1/p'
+    local -a names=() srcs=() libs=() opts=()
+
+    case "$seconds" in
+        ''|*[!0-9]*) die "usage: $0 fuzz [seconds] [target...]" ;;
+    esac
+
+    [ $# -gt 0 ] && shift
+
+    if [ $# -gt 0 ]; then
+        names=("$@")
+    else
+        for src in "$ROOT"/fuzz/fuzz_*.c; do
+            name=${src##*/fuzz_}
+            names+=("${name%.c}")
+        done
+    fi
+
+    # Debian's clang only recommends the libFuzzer runtime
+    PACKAGES="clang libclang-rt-dev libssl-dev" install_deps
+    mkdir -p "$out"
+
+    for name in "${names[@]}"; do
+        src=$ROOT/fuzz/fuzz_$name.c
+        [ -f "$src" ] || die "no fuzz target $src"
+
+        # the target and the module sources whose headers it includes, as
+        # t/000-unit.t links a unit test
+        srcs=()
+        libs=()
+
+        for f in $(sed -n "$inc" "$src"); do
+            [ -f "$dir/$f.c" ] && srcs+=("$dir/$f.c")
+            [ "$f" = ngx_async_primes_id ] && libs+=(-lcrypto)
+        done
+
+        log "building build/fuzz/$name"
+        # shellcheck disable=SC2086
+        clang $flags -Wall -Wextra -Werror -I "$dir" -I "$ROOT/fuzz" \
+            -o "$out/$name" "$src" "${srcs[@]}" "${libs[@]}" \
+            || die "cannot build $src"
+    done
+
+    for name in "${names[@]}"; do
+        mkdir -p "$out/corpus-$name"
+        dict=$ROOT/fuzz/$name.dict
+        opts=("$out/corpus-$name")
+        [ -d "$ROOT/fuzz/corpus/$name" ] && opts+=("$ROOT/fuzz/corpus/$name")
+        [ -f "$dict" ] && opts=(-dict="$dict" "${opts[@]}")
+
+        log "fuzzing $name for ${seconds}s (log: build/fuzz/$name.log)"
+
+        # new inputs go to the first directory; the seeds are only read
+        if "$out/$name" -max_total_time="$seconds" -timeout=10 \
+               -print_final_stats=1 -artifact_prefix="$out/$name-" \
+               "${opts[@]}" >"$out/$name.log" 2>&1
+        then
+            done_line=$(sed -n 's/^#[0-9]*[[:space:]]*DONE *//p' \
+                        "$out/$name.log" | tail -n 1)
+            execs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
+                    "$out/$name.log")
+            log "$name: ${execs:-?} runs; $done_line"
+
+        else
+            grep -E -A 30 '^==[0-9]+==|property broken|runtime error' \
+                "$out/$name.log" | head -n 60 >&2 || true
+            log "$name crashed: build/fuzz/$name.log, build/fuzz/$name-crash-*"
+            rc=1
+        fi
+    done
+
+    return $rc
+}
+
 case "${1:-build}" in
     build)  build ;;
     run)    run ;;
     test)   run_tests ;;
     clean)  rm -rf "$BUILD" ;;
     bench)  shift; bench "$@" ;;
-    *)      die "usage: $0 [build|run|test|bench|clean]" ;;
+    fuzz)   shift; fuzz "$@" ;;
+    *)      die "usage: $0 [build|run|test|bench|fuzz|clean]" ;;
 esac
