@@ -164,6 +164,39 @@ ngx_async_primes_json_record(unsigned char *dst, const unsigned char *id,
 
 
 size_t
+ngx_async_primes_json_progress(unsigned char *dst, const unsigned char *id,
+    size_t id_len, unsigned permille)
+{
+    char                          number[sizeof("1.000")];
+    ngx_async_primes_json_out_t   out;
+
+    if (permille > 1000) {
+        permille = 1000;
+    }
+
+    number[0] = (char) ('0' + permille / 1000);
+    number[1] = '.';
+    number[2] = (char) ('0' + permille / 100 % 10);
+    number[3] = (char) ('0' + permille / 10 % 10);
+    number[4] = (char) ('0' + permille % 10);
+    number[5] = '\0';
+
+    out.dst = dst;
+    out.n = 0;
+
+    ngx_async_primes_json_copy(&out, "{\"requestId\":");
+    ngx_async_primes_json_string(&out, id, id_len);
+    ngx_async_primes_json_copy(&out, "," NGX_ASYNC_PRIMES_JSON_STATUS
+                               "IN_PROGRESS\",\"payload\":null,"
+                               "\"progress\":");
+    ngx_async_primes_json_copy(&out, number);
+    ngx_async_primes_json_copy(&out, "}\n");
+
+    return out.n;
+}
+
+
+size_t
 ngx_async_primes_json_error(unsigned char *dst, const unsigned char *message,
     size_t len)
 {

@@ -37,6 +37,13 @@ size_t ngx_async_primes_json_record(unsigned char *dst,
     const unsigned char *payload, size_t payload_len,
     const unsigned char *error, size_t error_len);
 
+/*
+ * An IN_PROGRESS record with "progress": permille / 1000, written with
+ * three decimals ("0.425"), at most 1.
+ */
+size_t ngx_async_primes_json_progress(unsigned char *dst,
+    const unsigned char *id, size_t id_len, unsigned permille);
+
 /* {"error":"<message>"} */
 size_t ngx_async_primes_json_error(unsigned char *dst,
     const unsigned char *message, size_t len);

@@ -18,6 +18,8 @@
 
 static const unsigned char *ngx_async_primes_record_number(
     const unsigned char *p, const unsigned char *end, uint64_t *value);
+static const unsigned char *ngx_async_primes_record_digits(
+    const unsigned char *p, const unsigned char *end, uint64_t *value);
 static size_t ngx_async_primes_record_decimal(unsigned char *dst,
     uint64_t value);
 
@@ -83,20 +85,33 @@ ngx_async_primes_record_parse(const unsigned char *value, size_t len,
 }
 
 
-/* " <digits>", without a sign or leading zeros, not above 2^64 - 1 */
+/* " <digits>" */
 
 static const unsigned char *
 ngx_async_primes_record_number(const unsigned char *p,
     const unsigned char *end, uint64_t *value)
 {
-    uint64_t              n, digit;
-    const unsigned char  *start;
-
     if (p == NULL || p == end || *p != ' ') {
         return NULL;
     }
 
-    p++;
+    return ngx_async_primes_record_digits(p + 1, end, value);
+}
+
+
+/* digits without a sign or leading zeros, not above 2^64 - 1 */
+
+static const unsigned char *
+ngx_async_primes_record_digits(const unsigned char *p,
+    const unsigned char *end, uint64_t *value)
+{
+    uint64_t              n, digit;
+    const unsigned char  *start;
+
+    if (p == NULL) {
+        return NULL;
+    }
+
     start = p;
     n = 0;
 
@@ -118,6 +133,23 @@ ngx_async_primes_record_number(const unsigned char *p,
     *value = n;
 
     return p;
+}
+
+
+/* "<a> <b>", as kept for an Idempotency-Key; 0 or -1 */
+
+int
+ngx_async_primes_record_range(const unsigned char *value, size_t len,
+    uint64_t *a, uint64_t *b)
+{
+    const unsigned char  *p, *end;
+
+    end = value + len;
+
+    p = ngx_async_primes_record_digits(value, end, a);
+    p = ngx_async_primes_record_number(p, end, b);
+
+    return (p == end) ? 0 : -1;
 }
 
 

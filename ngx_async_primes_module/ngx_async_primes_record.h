@@ -55,6 +55,10 @@ typedef struct {
 int ngx_async_primes_record_parse(const unsigned char *value, size_t len,
     ngx_async_primes_record_t *rec);
 
+/* "<a> <b>": 0, or -1 for anything else */
+int ngx_async_primes_record_range(const unsigned char *value, size_t len,
+    uint64_t *a, uint64_t *b);
+
 /*
  * The part of a value in progress after its lease: " <a> <b> <eta>\n" and
  * the document.  Returns its length; with dst == NULL it only measures.

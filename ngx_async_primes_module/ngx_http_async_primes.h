@@ -26,6 +26,11 @@
 #define NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX     "async_primes:"
 #define NGX_HTTP_ASYNC_PRIMES_KEY_KIND       "job:"
 #define NGX_HTTP_ASYNC_PRIMES_PREFIX_MAX     64
+#define NGX_HTTP_ASYNC_PRIMES_IDEM_KIND      "idem:"
+#define NGX_HTTP_ASYNC_PRIMES_SUM_KIND       "sum:"
+
+/* the longest Idempotency-Key accepted */
+#define NGX_HTTP_ASYNC_PRIMES_IDEM_MAX       255
 
 /* the most thread tasks one job is split into */
 #define NGX_HTTP_ASYNC_PRIMES_MAX_PARTS      16
@@ -120,6 +125,7 @@ typedef struct {
     ngx_uint_t                          job_threads;
     uint64_t                            max_number;
     ngx_uint_t                          max_number_set;
+    ngx_flag_t                          reuse;
 } ngx_http_async_primes_loc_conf_t;
 
 
@@ -186,6 +192,13 @@ struct ngx_http_async_primes_job_s {
     ngx_uint_t                          commands;   /* awaiting replies */
     unsigned                            finished:1;
     unsigned                            lost:1;     /* lease taken away */
+    unsigned                            reuse:1;    /* store the result */
+
+    /* the Idempotency-Key of the POST, if any, in the same allocation */
+    ngx_str_t                           idem;
+
+    u_char                              payload[NGX_ASYNC_PRIMES_UINT128_LEN];
+    size_t                              payload_len;
 
     u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     size_t                              doc_len;
@@ -219,7 +232,7 @@ ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
 
 /* jobs */
 ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
-    uint64_t a, uint64_t b);
+    uint64_t a, uint64_t b, ngx_str_t *idem);
 void ngx_http_async_primes_job_takeover(ngx_http_request_t *r,
     const u_char *id, ngx_async_primes_record_t *rec);
 void ngx_http_async_primes_jobs_abandon(

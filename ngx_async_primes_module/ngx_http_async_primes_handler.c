@@ -18,6 +18,8 @@ static ngx_uint_t ngx_http_async_primes_json_content_type(
     ngx_http_request_t *r);
 static void ngx_http_async_primes_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_async_primes_process_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_async_primes_idempotency_key(ngx_http_request_t *r,
+    ngx_str_t *key);
 static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
     ngx_str_t *id);
 static void ngx_http_async_primes_poll_cleanup(void *data);
@@ -190,6 +192,7 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
     ssize_t                            n;
     ngx_buf_t                         *b;
     ngx_chain_t                       *cl;
+    ngx_str_t                          idem;
     ngx_async_primes_body_t            body;
     ngx_http_async_primes_loc_conf_t  *alcf;
     u_char                             message[128];
@@ -293,7 +296,79 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
                                         (char *) message);
     }
 
-    return ngx_http_async_primes_job_start(r, body.a, body.b);
+    if (ngx_http_async_primes_idempotency_key(r, &idem) != NGX_OK) {
+        return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "the Idempotency-Key must be 1 to 255 "
+                                    "printable characters, quoted or not");
+    }
+
+    return ngx_http_async_primes_job_start(r, body.a, body.b, &idem);
+}
+
+
+/*
+ * The Idempotency-Key header of a submit (the IETF draft's quoted string,
+ * or the same without quotes): an empty key when there is none.  The key
+ * goes to Redis as a binary-safe argument, but a key that no client would
+ * send is refused rather than stored.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char           *p, *last;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(key);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Idempotency-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
+                               sizeof("Idempotency-Key") - 1)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    p = h[i].value.data;
+    last = p + h[i].value.len;
+
+    if (last - p >= 2 && *p == '"' && last[-1] == '"') {
+        p++;
+        last--;
+    }
+
+    if (p == last || last - p > NGX_HTTP_ASYNC_PRIMES_IDEM_MAX) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = last - p;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

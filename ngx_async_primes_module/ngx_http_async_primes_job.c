@@ -26,6 +26,9 @@
 #define NGX_HTTP_ASYNC_PRIMES_WRITE_RETRY  1000
 #define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
 
+/* a job's progress reaches its record at least this often */
+#define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
+
 
 /*
  * KEYS[1] is the record, ARGV[1] the owner's token.  The lease ends at
@@ -65,7 +68,8 @@ static const char  ngx_http_async_primes_takeover_script[] =
 
 /*
  * ARGV[2] is the final record and ARGV[3] its TTL: 1 if written, 0 if the
- * record is final already, -1 if another worker holds the job.
+ * record is final already, -1 if another worker holds the job.  With reuse,
+ * KEYS[2] keeps the sum ARGV[4] of the range for as long.
  */
 static const char  ngx_http_async_primes_final_script[] =
     "local v = redis.call('GET', KEYS[1]) "
@@ -74,13 +78,48 @@ static const char  ngx_http_async_primes_final_script[] =
         "if string.match(v, '^ap1 (%S+) ') ~= ARGV[1] then return -1 end "
     "end "
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
+    "if KEYS[2] then redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3]) end "
     "return 1";
+
+/*
+ * A submit with an Idempotency-Key, or in a location that reuses results.
+ * KEYS[1] is the new record, then the key's record ("i" in ARGV[5]) and
+ * the range's stored sum ("r").  ARGV[1] is the record, ARGV[2] the TTL,
+ * ARGV[3] what the key keeps ("<requestId> <a> <b>"), ARGV[4] the new id.
+ * Answers {0} once stored, {1, kept} if the key was used before, {2, sum}
+ * if the sum was known: the new record is then stored final.
+ */
+static const char  ngx_http_async_primes_submit_script[] =
+    "local n, idem, known = 2 "
+    "if string.find(ARGV[5], 'i', 1, true) then idem = KEYS[n] n = n + 1 end "
+    "if string.find(ARGV[5], 'r', 1, true) then known = KEYS[n] end "
+    "if idem then "
+        "local kept = redis.call('GET', idem) "
+        "if kept then return {1, kept} end "
+    "end "
+    "local sum = known and redis.call('GET', known) "
+    "if sum then "
+        "redis.call('SET', KEYS[1], '{\"requestId\":\"' .. ARGV[4] "
+            ".. '\",\"status\":\"FINISHED\",\"payload\":\"' .. sum "
+            ".. '\"}\\n', 'PX', ARGV[2]) "
+    "else "
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "end "
+    "if idem then redis.call('SET', idem, ARGV[3], 'PX', ARGV[2]) end "
+    "if sum then return {2, sum} end "
+    "return {0}";
 
 
 static ngx_http_async_primes_job_t *ngx_http_async_primes_job_create(
     ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
-    uint64_t b);
+    uint64_t b, ngx_str_t *idem);
+static size_t ngx_http_async_primes_idem_key(u_char *dst,
+    ngx_http_async_primes_job_t *job);
+static size_t ngx_http_async_primes_sum_key(u_char *dst,
+    ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
+    redisReply *reply);
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
 static void ngx_http_async_primes_job_taken(void *data, redisReply *reply);
@@ -102,6 +141,10 @@ static void ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_retry(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_write_handler(ngx_event_t *ev);
 static void ngx_http_async_primes_job_written(void *data, redisReply *reply);
+static ngx_msec_t ngx_http_async_primes_job_tick(
+    ngx_http_async_primes_job_t *job);
+static ngx_uint_t ngx_http_async_primes_job_progress(
+    ngx_http_async_primes_job_t *job);
 static ngx_int_t ngx_http_async_primes_job_lease(
     ngx_http_async_primes_job_t *job, const char *script,
     ngx_http_async_primes_redis_handler_pt handler);
@@ -148,7 +191,7 @@ ngx_http_async_primes_now(void)
 
 ngx_int_t
 ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
-    uint64_t b)
+    uint64_t b, ngx_str_t *idem)
 {
     size_t                              len;
     u_char                             *doc;
@@ -158,12 +201,23 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     ngx_http_async_primes_job_t        *job;
     ngx_http_async_primes_loc_conf_t   *alcf;
     ngx_http_async_primes_main_conf_t  *amcf;
-    const char                         *argv[5];
-    size_t                              argvlen[5];
+    int                                 argc;
+    u_char                             *p;
+    size_t                              record_len, ttl_len;
+    const char                         *argv[10];
+    size_t                              argvlen[10];
     u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
     u_char                              ttl[NGX_INT_T_LEN];
+    u_char                              stored[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     u_char                    value[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
                                     + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
+    u_char                    idem_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
+                                       + NGX_HTTP_ASYNC_PRIMES_IDEM_MAX];
+    u_char                    sum_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
+                                      + 2 * NGX_INT64_LEN];
+    u_char                    kept[NGX_ASYNC_PRIMES_ID_LEN
+                                   + 2 * NGX_INT64_LEN + 2];
+    u_char                    keys[2];
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
@@ -196,10 +250,12 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     }
 
     job = ngx_http_async_primes_job_create(amcf, alcf, r->connection->log,
-                                           a, b);
+                                           a, b, idem);
     if (job == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    job->reuse = alcf->reuse;
 
     if (ngx_async_primes_id_generate(job->id) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -240,20 +296,69 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     argvlen[0] = 3;
     argv[1] = (const char *) key;
     argvlen[1] = ngx_http_async_primes_key(key, amcf, job->id);
+    len = ngx_async_primes_json_progress(stored, job->id,
+                                         NGX_ASYNC_PRIMES_ID_LEN, 0);
+
     argv[2] = (const char *) value;
     argvlen[2] = ngx_async_primes_record_write(value, job->owner,
                                        NGX_ASYNC_PRIMES_ID_LEN,
                                        ngx_http_async_primes_now()
                                        + job->lease,
-                                       job->a, job->b, job->eta, doc, len);
+                                       job->a, job->b, job->eta, stored, len);
     argv[3] = "PX";
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+    argc = 5;
+
+    if (job->idem.len || job->reuse) {
+
+        /* the same record and TTL, with what the script needs around them */
+        record_len = argvlen[2];
+        ttl_len = argvlen[4];
+
+        argv[0] = "EVAL";
+        argvlen[0] = 4;
+        argv[1] = ngx_http_async_primes_submit_script;
+        argvlen[1] = sizeof(ngx_http_async_primes_submit_script) - 1;
+        argv[3] = (const char *) key;
+        argvlen[3] = ngx_http_async_primes_key(key, amcf, job->id);
+        argc = 4;
+        p = keys;
+
+        if (job->idem.len) {
+            argv[argc] = (const char *) idem_key;
+            argvlen[argc++] = ngx_http_async_primes_idem_key(idem_key, job);
+            *p++ = 'i';
+        }
+
+        if (job->reuse) {
+            argv[argc] = (const char *) sum_key;
+            argvlen[argc++] = ngx_http_async_primes_sum_key(sum_key, job);
+            *p++ = 'r';
+        }
+
+        argv[2] = (argc == 4) ? "1" : (argc == 5) ? "2" : "3";
+        argvlen[2] = 1;
+
+        argv[argc] = (const char *) value;
+        argvlen[argc++] = record_len;
+        argv[argc] = (const char *) ttl;
+        argvlen[argc++] = ttl_len;
+        argv[argc] = (const char *) kept;
+        argvlen[argc++] = ngx_sprintf(kept, "%*s %uL %uL",
+                                      (size_t) NGX_ASYNC_PRIMES_ID_LEN,
+                                      job->id, job->a, job->b)
+                          - kept;
+        argv[argc] = (const char *) job->id;
+        argvlen[argc++] = NGX_ASYNC_PRIMES_ID_LEN;
+        argv[argc] = (const char *) keys;
+        argvlen[argc++] = p - keys;
+    }
 
     rc = ngx_http_async_primes_job_command(job,
                                            ngx_http_async_primes_job_stored,
-                                           5, argv, argvlen);
+                                           argc, argv, argvlen);
     if (rc != NGX_OK) {
         ngx_http_async_primes_job_finish(job);
         return ngx_http_async_primes_send_error(r,
@@ -317,7 +422,7 @@ ngx_http_async_primes_job_takeover(ngx_http_request_t *r, const u_char *id,
     }
 
     job = ngx_http_async_primes_job_create(amcf, alcf, r->connection->log,
-                                           rec->a, rec->b);
+                                           rec->a, rec->b, NULL);
     if (job == NULL) {
         return;
     }
@@ -339,7 +444,7 @@ ngx_http_async_primes_job_takeover(ngx_http_request_t *r, const u_char *id,
 static ngx_http_async_primes_job_t *
 ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
-    uint64_t b)
+    uint64_t b, ngx_str_t *idem)
 {
     size_t                         size;
     uint64_t                       cost;
@@ -367,14 +472,20 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     size = ngx_align(sizeof(ngx_http_async_primes_job_t),
                      __alignof__(ngx_http_async_primes_part_t));
 
-    job = ngx_calloc(size + nparts * sizeof(ngx_http_async_primes_part_t),
-                     log);
+    job = ngx_calloc(size + nparts * sizeof(ngx_http_async_primes_part_t)
+                     + (idem ? idem->len : 0), log);
     if (job == NULL) {
         return NULL;
     }
 
     job->parts = (ngx_http_async_primes_part_t *) ((u_char *) job + size);
     job->nparts = nparts;
+
+    if (idem && idem->len) {
+        job->idem.data = (u_char *) (job->parts + nparts);
+        job->idem.len = idem->len;
+        ngx_memcpy(job->idem.data, idem->data, idem->len);
+    }
 
     for (i = 0; i < nparts; i++) {
         part = &job->parts[i];
@@ -445,7 +556,20 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
         return;
     }
 
-    if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+    if (reply != NULL
+        && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements >= 1
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[0]->integer != 0)
+    {
+        ngx_http_async_primes_job_known(job, reply);
+        return;
+    }
+
+    if (reply == NULL
+        || (reply->type != REDIS_REPLY_STATUS
+            && reply->type != REDIS_REPLY_ARRAY))
+    {
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "async_primes: redis refused job %*s: %s",
@@ -480,6 +604,143 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
                                         ctx->document.data,
                                         ctx->document.len, NULL);
     }
+}
+
+
+/*
+ * The submit script found the job known: its Idempotency-Key was used
+ * before (the answer is that job's, or 422 for another range), or its sum
+ * is stored (the answer is the new record, final at once).  Nothing is
+ * computed.
+ */
+
+static void
+ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
+    redisReply *reply)
+{
+    size_t        len;
+    u_char       *p, *last, *doc;
+    uint64_t      a, b;
+    redisReply   *known;
+
+    known = (reply->elements == 2) ? reply->element[1] : NULL;
+
+    if (known == NULL || known->type != REDIS_REPLY_STRING) {
+        goto malformed;
+    }
+
+    p = (u_char *) known->str;
+    last = p + known->len;
+
+    if (reply->element[0]->integer == 2) {
+
+        /* the sum stored by a job of the same range */
+        if (known->len == 0 || known->len > NGX_ASYNC_PRIMES_UINT128_LEN) {
+            goto malformed;
+        }
+
+        for ( /* void */ ; p < last; p++) {
+            if (*p < '0' || *p > '9') {
+                goto malformed;
+            }
+        }
+
+        job->doc_len = ngx_async_primes_json_record(job->doc, job->id,
+                                          NGX_ASYNC_PRIMES_ID_LEN,
+                                          NGX_ASYNC_PRIMES_STATUS_FINISHED,
+                                          (u_char *) known->str, known->len,
+                                          NULL, 0);
+
+        ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, job->doc,
+                                        job->doc_len, NULL);
+        ngx_http_async_primes_job_finish(job);
+        return;
+    }
+
+    /* "<requestId> <a> <b>", kept by the first submit with this key */
+
+    if (known->len < NGX_ASYNC_PRIMES_ID_LEN + 4
+        || !ngx_async_primes_id_valid(p, NGX_ASYNC_PRIMES_ID_LEN)
+        || p[NGX_ASYNC_PRIMES_ID_LEN] != ' ')
+    {
+        goto malformed;
+    }
+
+    p += NGX_ASYNC_PRIMES_ID_LEN + 1;
+
+    if (ngx_async_primes_record_range(p, last - p, &a, &b) != 0) {
+        goto malformed;
+    }
+
+    if (a != job->a || b != job->b) {
+        ngx_http_async_primes_job_reply(job,
+                                    NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
+                                    NULL, 0,
+                                    "the Idempotency-Key was used for "
+                                    "another job: send it with the same a "
+                                    "and b, or use a new key");
+        ngx_http_async_primes_job_finish(job);
+        return;
+    }
+
+    ngx_memcpy(job->id, known->str, NGX_ASYNC_PRIMES_ID_LEN);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "async_primes: a retry of job %*s",
+                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+
+    len = ngx_async_primes_json_record(job->doc, job->id,
+                                       NGX_ASYNC_PRIMES_ID_LEN,
+                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
+                                       NULL, 0, NULL, 0);
+    doc = job->doc;
+
+    ngx_http_async_primes_job_reply(job, NGX_HTTP_ACCEPTED, doc, len, NULL);
+    ngx_http_async_primes_job_finish(job);
+    return;
+
+malformed:
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "async_primes: redis kept a malformed value for the "
+                  "idempotency key or the sum of job %*s",
+                  (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+
+    ngx_http_async_primes_job_reply(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    NULL, 0,
+                                    "the job store (redis) answered with "
+                                    "an error");
+    ngx_http_async_primes_job_finish(job);
+}
+
+
+static size_t
+ngx_http_async_primes_idem_key(u_char *dst, ngx_http_async_primes_job_t *job)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(dst, job->amcf->key_prefix.data,
+                   job->amcf->key_prefix.len);
+    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_IDEM_KIND,
+                   sizeof(NGX_HTTP_ASYNC_PRIMES_IDEM_KIND) - 1);
+    p = ngx_cpymem(p, job->idem.data, job->idem.len);
+
+    return p - dst;
+}
+
+
+static size_t
+ngx_http_async_primes_sum_key(u_char *dst, ngx_http_async_primes_job_t *job)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(dst, job->amcf->key_prefix.data,
+                   job->amcf->key_prefix.len);
+    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_SUM_KIND,
+                   sizeof(NGX_HTTP_ASYNC_PRIMES_SUM_KIND) - 1);
+    p = ngx_sprintf(p, "%uL:%uL", job->a, job->b);
+
+    return p - dst;
 }
 
 
@@ -530,7 +791,7 @@ ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
      * jobs are written, or given up after a TTL without Redis, or until
      * worker_shutdown_timeout.
      */
-    ngx_add_timer(&job->refresh, job->lease / 3);
+    ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 
     if (job->posted < job->nparts) {
         ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
@@ -543,16 +804,27 @@ ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
 static void
 ngx_http_async_primes_job_delete(ngx_http_async_primes_job_t *job)
 {
-    const char  *argv[2];
-    size_t       argvlen[2];
+    int          argc;
+    const char  *argv[3];
+    size_t       argvlen[3];
     u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+    u_char       idem_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
+                          + NGX_HTTP_ASYNC_PRIMES_IDEM_MAX];
 
     argv[0] = "DEL";
     argvlen[0] = 3;
     argv[1] = (const char *) key;
     argvlen[1] = ngx_http_async_primes_key(key, job->amcf, job->id);
+    argc = 2;
 
-    (void) ngx_http_async_primes_job_command(job, NULL, 2, argv, argvlen);
+    /* a retry with the key must not find a job nobody computes */
+    if (job->idem.len) {
+        argv[2] = (const char *) idem_key;
+        argvlen[2] = ngx_http_async_primes_idem_key(idem_key, job);
+        argc = 3;
+    }
+
+    (void) ngx_http_async_primes_job_command(job, NULL, argc, argv, argvlen);
 }
 
 
@@ -610,9 +882,10 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
      * server's own name, which a client behind a proxy cannot use.
      */
 
-    if (ngx_http_async_primes_retry_after(r, job->eta,
-                                          ngx_http_async_primes_now())
-        != NGX_OK)
+    if (status == NGX_HTTP_ACCEPTED
+        && ngx_http_async_primes_retry_after(r, job->eta,
+                                             ngx_http_async_primes_now())
+           != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -725,6 +998,9 @@ ngx_http_async_primes_job_computed(ngx_event_t *ev)
         status = NGX_ASYNC_PRIMES_STATUS_FINISHED;
         len = ngx_async_primes_uint128_to_decimal(sum, payload);
 
+        ngx_memcpy(job->payload, payload, len);
+        job->payload_len = len;
+
     } else {
         status = NGX_ASYNC_PRIMES_STATUS_FAILED;
         error = (rc == NGX_ASYNC_PRIMES_SUM_NOMEM)
@@ -796,7 +1072,7 @@ ngx_http_async_primes_job_refresh(ngx_event_t *ev)
                                          ngx_http_async_primes_renew_script,
                                          ngx_http_async_primes_job_refreshed);
 
-    ngx_add_timer(&job->refresh, job->lease / 3);
+    ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 }
 
 
@@ -936,9 +1212,10 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
     const char *script, ngx_http_async_primes_redis_handler_pt handler)
 {
     size_t       len;
-    const char  *argv[8];
-    size_t       argvlen[8];
+    const char  *argv[9];
+    size_t       argvlen[9];
     u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
+    u_char       sum_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN + 2 * NGX_INT64_LEN];
     u_char       lease[NGX_INT_T_LEN];
     u_char       ttl[NGX_INT_T_LEN];
     u_char       doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
@@ -962,13 +1239,31 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
         argv[6] = (const char *) ttl;
         argvlen[6] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
 
-        return ngx_http_async_primes_job_command(job, handler, 7, argv,
+        if (!job->reuse || job->payload_len == 0) {
+            return ngx_http_async_primes_job_command(job, handler, 7, argv,
+                                                     argvlen);
+        }
+
+        /* the sum is kept for the next submit of the same range */
+        argv[2] = "2";
+        argv[4] = (const char *) sum_key;
+        argvlen[4] = ngx_http_async_primes_sum_key(sum_key, job);
+        argv[5] = (const char *) job->owner;
+        argvlen[5] = NGX_ASYNC_PRIMES_ID_LEN;
+        argv[6] = (const char *) job->doc;
+        argvlen[6] = job->doc_len;
+        argv[7] = (const char *) ttl;
+        argvlen[7] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
+        argv[8] = (const char *) job->payload;
+        argvlen[8] = job->payload_len;
+
+        return ngx_http_async_primes_job_command(job, handler, 9, argv,
                                                  argvlen);
     }
 
-    len = ngx_async_primes_json_record(doc, job->id, NGX_ASYNC_PRIMES_ID_LEN,
-                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
-                                       NULL, 0, NULL, 0);
+    len = ngx_async_primes_json_progress(doc, job->id,
+                                         NGX_ASYNC_PRIMES_ID_LEN,
+                                         ngx_http_async_primes_job_progress(job));
 
     argv[5] = (const char *) lease;
     argvlen[5] = ngx_sprintf(lease, "%M", job->lease) - lease;
@@ -979,6 +1274,46 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
                                               doc, len);
 
     return ngx_http_async_primes_job_command(job, handler, 8, argv, argvlen);
+}
+
+
+/* renewals publish the progress too, so they come at least once a second */
+
+static ngx_msec_t
+ngx_http_async_primes_job_tick(ngx_http_async_primes_job_t *job)
+{
+    return ngx_min(job->lease / 3, NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY);
+}
+
+
+/*
+ * The share of the job done, in thousandths: the parts are of about equal
+ * work, each done as far as its thread has told.
+ */
+
+static ngx_uint_t
+ngx_http_async_primes_job_progress(ngx_http_async_primes_job_t *job)
+{
+    double                         share;
+    uint64_t                       done, total;
+    ngx_uint_t                     i;
+    ngx_http_async_primes_part_t  *part;
+
+    share = 0;
+
+    for (i = 0; i < job->posted; i++) {
+        part = &job->parts[i];
+
+        done = __atomic_load_n(&part->sum_ctx.done, __ATOMIC_RELAXED);
+        total = __atomic_load_n(&part->sum_ctx.total, __ATOMIC_RELAXED);
+
+        if (total != 0) {
+            share += (double) ngx_min(done, total) / total;
+        }
+    }
+
+    /* "done" only once the record says so */
+    return ngx_min((ngx_uint_t) (share * 1000 / job->nparts), 999);
 }
 
 

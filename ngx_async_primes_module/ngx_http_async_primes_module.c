@@ -148,6 +148,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       offsetof(ngx_http_async_primes_loc_conf_t, lease),
       &ngx_http_async_primes_lease_post },
 
+    { ngx_string("async_primes_reuse"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_loc_conf_t, reuse),
+      NULL },
+
     { ngx_string("async_primes_max_work"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -316,6 +323,7 @@ ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
     alcf->enable = NGX_CONF_UNSET;
     alcf->ttl = NGX_CONF_UNSET_MSEC;
     alcf->lease = NGX_CONF_UNSET_MSEC;
+    alcf->reuse = NGX_CONF_UNSET;
     alcf->max_work = NGX_CONF_UNSET_MSEC;
     alcf->job_threads = NGX_CONF_UNSET_UINT;
     alcf->max_number = (uint64_t) -1;
@@ -363,6 +371,7 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_msec_value(conf->max_work, prev->max_work,
                               NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT);
     ngx_conf_merge_uint_value(conf->job_threads, prev->job_threads, 1);
+    ngx_conf_merge_value(conf->reuse, prev->reuse, 0);
 
     if (!conf->max_number_set) {
         conf->max_number = prev->max_number_set

@@ -36,6 +36,7 @@ static void status(const unsigned char *doc, size_t len,
 static void test_escape(void);
 static void test_record(void);
 static void test_status(void);
+static void test_progress(void);
 static uint64_t rnd(void);
 
 
@@ -48,6 +49,7 @@ main(void)
     test_escape();
     test_record();
     test_status();
+    test_progress();
 
     return tap_done();
 }
@@ -363,4 +365,43 @@ static uint64_t
 rnd(void)
 {
     return tap_rnd(&rnd_state);
+}
+
+
+static void
+test_progress(void)
+{
+    size_t          n, measured;
+    unsigned        i;
+    unsigned char   buf[256];
+
+    static const struct {
+        unsigned     permille;
+        const char  *number;
+    } cases[] = {
+        { 0, "0.000" }, { 7, "0.007" }, { 425, "0.425" }, { 999, "0.999" },
+        { 1000, "1.000" }, { 1500, "1.000" }
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char  expected[128], what[64];
+
+        snprintf(expected, sizeof(expected),
+                 "{\"requestId\":\"" ID "\",\"status\":\"IN_PROGRESS\","
+                 "\"payload\":null,\"progress\":%s}\n", cases[i].number);
+
+        snprintf(what, sizeof(what), "progress of %u thousandths",
+                 cases[i].permille);
+
+        memset(buf, 0xa5, sizeof(buf));
+
+        measured = ngx_async_primes_json_progress(NULL, S(ID),
+                                                  cases[i].permille);
+        n = ngx_async_primes_json_progress(buf, S(ID), cases[i].permille);
+
+        (void) same(buf, n, measured, expected, strlen(expected), what);
+    }
+
+    n = ngx_async_primes_json_progress(buf, S(ID), 425);
+    status(buf, n, IN_PROGRESS, "a record with progress");
 }

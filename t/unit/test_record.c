@@ -19,6 +19,7 @@
 static void test_round_trip(void);
 static void test_final(void);
 static void test_malformed(void);
+static void test_range(void);
 static int parse(const char *value, ngx_async_primes_record_t *rec);
 static uint64_t rnd(void);
 
@@ -32,6 +33,7 @@ main(void)
     test_round_trip();
     test_final();
     test_malformed();
+    test_range();
 
     return tap_done();
 }
@@ -190,4 +192,30 @@ static uint64_t
 rnd(void)
 {
     return tap_rnd(&rnd_state);
+}
+
+
+static void
+test_range(void)
+{
+    size_t     i;
+    uint64_t   a, b;
+
+    static const char  *bad[] = {
+        "", " 1 2", "1 2 ", "1  2", "1", "1 ", "01 2", "1 -2", "1 2x",
+        "18446744073709551616 1", "1\n2"
+    };
+
+    tap_ok(ngx_async_primes_record_range((unsigned char *) "17 42", 5, &a, &b)
+           == 0 && a == 17 && b == 42, "reads a range");
+
+    tap_ok(ngx_async_primes_record_range(
+               (unsigned char *) "0 18446744073709551615", 22, &a, &b)
+           == 0 && a == 0 && b == UINT64_MAX, "reads 0 and 2^64-1");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tap_ok(ngx_async_primes_record_range((unsigned char *) bad[i],
+                                             strlen(bad[i]), &a, &b)
+               == -1, "refuses malformed range %zu", i);
+    }
 }
