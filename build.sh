@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 #
 # ./build.sh [build]   install what is missing, build the dynamic module
+#                      and the client (build/client)
+# ./build.sh client    build the client, then install libasyncprimes, its
+#                      header, asyncprimes.pc and async-primes under
+#                      DESTDIR/PREFIX (/usr/local)
 # ./build.sh run       build, then run a private Redis and NGINX on PORT
 # ./build.sh test      build, then run every suite in t/ (prove -r t)
 # ./build.sh bench     build, then run the benchmarks (--smoke: quick)
 # ./build.sh fuzz [s]  build the fuzz targets with clang, run each s seconds
 # ./build.sh clean     remove build/
 #
-# Environment: NGINX_SRC (an NGINX source tree to build against instead of
-# Debian's /usr/share/nginx/src), NGINX_BINARY (the nginx to run and test
+# Environment: PREFIX and DESTDIR (./build.sh client), NGINX_SRC (an NGINX
+# source tree to build against instead of Debian's /usr/share/nginx/src), NGINX_BINARY (the nginx to run and test
 # with; /usr/sbin/nginx by default), PORT (8080), REDIS_PORT (6390),
 # TEST_NGINX_REDIS_PORT (6391), SANITIZE=1 (AddressSanitizer and
 # UndefinedBehaviorSanitizer in the module and the unit tests), JOBS.
@@ -19,11 +23,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$ROOT/build
 MODULE_NAME=ngx_http_async_primes_module
 MODULE=$BUILD/modules/$MODULE_NAME.so
+CLIENT=$BUILD/client
 NGINX_BINARY=${NGINX_BINARY:-/usr/sbin/nginx}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 PACKAGES="gcc make perl nginx-core nginx-dev libhiredis-dev libssl-dev
-          redis-server curl"
+          redis-server curl libcurl4-openssl-dev pkg-config bsdutils"
 
 log() {
     printf '%s\n' "build.sh: $*" >&2
@@ -118,10 +123,36 @@ build_module() {
     log "built $MODULE"
 }
 
+# the client library and command, in build/client/{lib,include,bin}
+build_client() {
+    local flags
+
+    flags="-g -O2 $(sanitize_flags)"
+
+    log "building the client in build/client"
+    make -C "$ROOT/client" O="$CLIENT" CFLAGS="$flags" \
+        LDFLAGS="$(sanitize_flags)" >"$BUILD/client.log" 2>&1 \
+        || { grep -E 'error:|warning:|No rule' "$BUILD/client.log" | head -n 40;
+             die "the client build failed (see build/client.log)"; }
+}
+
 build() {
     install_deps
     mkdir -p "$BUILD"
     build_module
+    build_client
+}
+
+install_client() {
+    install_deps
+    mkdir -p "$BUILD"
+    build_client
+
+    log "installing the client under ${DESTDIR:-}${PREFIX:-/usr/local}"
+    make -C "$ROOT/client" O="$CLIENT" CFLAGS="-g -O2 $(sanitize_flags)" \
+        LDFLAGS="$(sanitize_flags)" PREFIX="${PREFIX:-/usr/local}" \
+        DESTDIR="${DESTDIR:-}" install >>"$BUILD/client.log" 2>&1 \
+        || { tail -n 20 "$BUILD/client.log"; die "the install failed"; }
 }
 
 # Under SANITIZE=1 NGINX runs through a wrapper that loads the sanitizer
@@ -435,10 +466,11 @@ fuzz() {
 
 case "${1:-build}" in
     build)  build ;;
+    client) install_client ;;
     run)    run ;;
     test)   run_tests ;;
     clean)  rm -rf "$BUILD" ;;
     bench)  shift; bench "$@" ;;
     fuzz)   shift; fuzz "$@" ;;
-    *)      die "usage: $0 [build|run|test|bench|fuzz|clean]" ;;
+    *)      die "usage: $0 [build|client|run|test|bench|fuzz|clean]" ;;
 esac
