@@ -13,9 +13,10 @@
 #
 # Environment: PREFIX and DESTDIR (./build.sh client), NGINX_SRC (an NGINX
 # source tree to build against instead of Debian's /usr/share/nginx/src),
-# NGINX_BINARY (the nginx to run and test with; /usr/sbin/nginx by default), PORT (8080), REDIS_PORT (6390),
-# TEST_NGINX_REDIS_PORT (6391), SANITIZE=1 (AddressSanitizer and
-# UndefinedBehaviorSanitizer in the module and the unit tests), JOBS.
+# NGINX_BINARY (the nginx to run and test with; /usr/sbin/nginx by
+# default), PORT (8080), REDIS_PORT (6390), TEST_NGINX_REDIS_PORT (6391),
+# SANITIZE=1 (AddressSanitizer and UndefinedBehaviorSanitizer in the module
+# and the unit tests), JOBS.
 
 set -euo pipefail
 
