@@ -88,7 +88,8 @@ build_module() {
 
     # configure once per source tree, flags and addon script, in a copy:
     # the tree may be read-only (Debian's) and must stay clean
-    if [ ! -f "$tree/objs/Makefile" ] || [ "$(cat "$BUILD/.stamp" 2>/dev/null)" != "$stamp" ]
+    if [ ! -f "$tree/objs/Makefile" ] \
+        || [ "$(cat "$BUILD/.stamp" 2>/dev/null)" != "$stamp" ]
     then
         rm -rf "$tree"
         mkdir -p "$tree"

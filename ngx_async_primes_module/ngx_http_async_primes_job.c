@@ -1212,6 +1212,7 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
     const char *script, ngx_http_async_primes_redis_handler_pt handler)
 {
     size_t       len;
+    ngx_uint_t   permille;
     const char  *argv[9];
     size_t       argvlen[9];
     u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
@@ -1261,9 +1262,10 @@ ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
                                                  argvlen);
     }
 
+    permille = ngx_http_async_primes_job_progress(job);
+
     len = ngx_async_primes_json_progress(doc, job->id,
-                                         NGX_ASYNC_PRIMES_ID_LEN,
-                                         ngx_http_async_primes_job_progress(job));
+                                         NGX_ASYNC_PRIMES_ID_LEN, permille);
 
     argv[5] = (const char *) lease;
     argvlen[5] = ngx_sprintf(lease, "%M", job->lease) - lease;
