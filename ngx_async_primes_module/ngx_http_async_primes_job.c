@@ -114,6 +114,9 @@ static ngx_http_async_primes_job_t *ngx_http_async_primes_job_create(
     ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
     uint64_t b, ngx_str_t *idem);
+static size_t ngx_http_async_primes_key_of(u_char *dst,
+    ngx_http_async_primes_main_conf_t *amcf, const char *kind,
+    const u_char *name, size_t len);
 static size_t ngx_http_async_primes_idem_key(u_char *dst,
     ngx_http_async_primes_job_t *job);
 static size_t ngx_http_async_primes_sum_key(u_char *dst,
@@ -165,12 +168,24 @@ size_t
 ngx_http_async_primes_key(u_char *dst,
     ngx_http_async_primes_main_conf_t *amcf, const u_char *id)
 {
+    return ngx_http_async_primes_key_of(dst, amcf,
+                                        NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
+                                        id, NGX_ASYNC_PRIMES_ID_LEN);
+}
+
+
+/* "<prefix><kind><name>": every key of the module */
+
+static size_t
+ngx_http_async_primes_key_of(u_char *dst,
+    ngx_http_async_primes_main_conf_t *amcf, const char *kind,
+    const u_char *name, size_t len)
+{
     u_char  *p;
 
     p = ngx_cpymem(dst, amcf->key_prefix.data, amcf->key_prefix.len);
-    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                   sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_KIND) - 1);
-    p = ngx_cpymem(p, id, NGX_ASYNC_PRIMES_ID_LEN);
+    p = ngx_cpymem(p, kind, ngx_strlen(kind));
+    p = ngx_cpymem(p, name, len);
 
     return p - dst;
 }
@@ -717,30 +732,23 @@ malformed:
 static size_t
 ngx_http_async_primes_idem_key(u_char *dst, ngx_http_async_primes_job_t *job)
 {
-    u_char  *p;
-
-    p = ngx_cpymem(dst, job->amcf->key_prefix.data,
-                   job->amcf->key_prefix.len);
-    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_IDEM_KIND,
-                   sizeof(NGX_HTTP_ASYNC_PRIMES_IDEM_KIND) - 1);
-    p = ngx_cpymem(p, job->idem.data, job->idem.len);
-
-    return p - dst;
+    return ngx_http_async_primes_key_of(dst, job->amcf,
+                                        NGX_HTTP_ASYNC_PRIMES_IDEM_KIND,
+                                        job->idem.data, job->idem.len);
 }
 
 
 static size_t
 ngx_http_async_primes_sum_key(u_char *dst, ngx_http_async_primes_job_t *job)
 {
-    u_char  *p;
+    u_char  range[2 * NGX_INT64_LEN + 1];
 
-    p = ngx_cpymem(dst, job->amcf->key_prefix.data,
-                   job->amcf->key_prefix.len);
-    p = ngx_cpymem(p, NGX_HTTP_ASYNC_PRIMES_SUM_KIND,
-                   sizeof(NGX_HTTP_ASYNC_PRIMES_SUM_KIND) - 1);
-    p = ngx_sprintf(p, "%uL:%uL", job->a, job->b);
-
-    return p - dst;
+    return ngx_http_async_primes_key_of(dst, job->amcf,
+                                        NGX_HTTP_ASYNC_PRIMES_SUM_KIND,
+                                        range,
+                                        ngx_sprintf(range, "%uL:%uL",
+                                                    job->a, job->b)
+                                        - range);
 }
 
 

@@ -127,22 +127,7 @@ GET /sumPrime/placeholder
 === TEST 6: a poll answered by another NGINX that did not take the POST
 --- init
 package main;
-my $dir = "$FindBin::Bin/servroot-second";
-my $port = ap_free_port();
-ap_start_nginx($dir, <<"_EOC_");
-worker_processes 1;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 64; }
-http {
-    client_body_temp_path client_body_temp;
-    async_primes_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT};
-    server {
-        listen 127.0.0.1:$port;
-        location /sumPrime { async_primes; }
-    }
-}
-_EOC_
+my ($dir, $port) = ap_start_instance(name => 'second', workers => 1);
 my $id = eval {
     my $id = ap_post_job($port, 1, 100);
     ap_poll_until($port, $id, 'FINISHED', 10);
@@ -252,20 +237,7 @@ die "a record under the default prefix\n"
     unless ap_redis($redis, 'EXISTS', "async_primes:job:$id") == 0;
 
 # a site with the default prefix on the same Redis does not know the job
-my $dir = "$FindBin::Bin/servroot-second";
-my $other = ap_free_port();
-ap_start_nginx($dir, <<"_EOC_");
-worker_processes 1;
-events { worker_connections 64; }
-http {
-    client_body_temp_path client_body_temp;
-    async_primes_redis 127.0.0.1:$redis;
-    server {
-        listen 127.0.0.1:$other;
-        location /sumPrime { async_primes; }
-    }
-}
-_EOC_
+my ($dir, $other) = ap_start_instance(name => 'second', workers => 1);
 my $r = ap_http('GET', "http://127.0.0.1:$other/sumPrime/$id");
 ap_stop_nginx($dir);
 die "the other site answered $r->{status} for the job\n"

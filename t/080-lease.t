@@ -22,47 +22,12 @@ our $LongJobSum = '157589260710736940541561021';
 
 our $Redis = $ENV{TEST_NGINX_REDIS_PORT};
 
-# starts an instance in t/servroot-<name> with a lease of 1s; returns its
-# port
+# another NGINX, with a lease of 1s; returns its directory and port
 sub start_instance {
-    my ($name, $workers, $extra) = @_;
-    my $dir = "$FindBin::Bin/servroot-$name";
-    my $port = ap_free_port();
-    $extra //= '';
-
-    ap_start_nginx($dir, <<"_EOC_");
-worker_processes $workers;
-error_log logs/error.log info;
-events { worker_connections 64; }
-$extra
-http {
-    client_body_temp_path client_body_temp;
-    async_primes_redis 127.0.0.1:$Redis;
-    async_primes_lease 1s;
-    server {
-        listen 127.0.0.1:$port;
-        location /sumPrime { async_primes; }
-    }
-}
-_EOC_
-
-    return ($dir, $port);
-}
-
-sub log_count {
-    my ($dir, $re) = @_;
-    open my $fh, '<', "$dir/logs/error.log" or return 0;
-    return scalar grep { /$re/ } <$fh>;
-}
-
-sub wait_log {
-    my ($dir, $re, $timeout) = @_;
-    my $until = time + $timeout;
-    until (log_count($dir, $re)) {
-        die "no \"$re\" in $dir/logs/error.log after ${timeout}s\n"
-            if time > $until;
-        select(undef, undef, undef, 0.05);
-    }
+    my ($name, $workers, $main) = @_;
+    return ap_start_instance(name => $name, workers => $workers,
+                             main => $main // '',
+                             http => 'async_primes_lease 1s;');
 }
 
 # the token of the worker holding a job in progress
@@ -134,8 +99,8 @@ my $id = eval {
 
     ap_poll_until($c, $id, 'FINISHED', 90);
 
-    my $won = log_count($c_dir, qr/job \Q$id\E taken over/)
-              + log_count($d_dir, qr/job \Q$id\E taken over/);
+    my $won = ap_log_count($c_dir, qr/job \Q$id\E taken over/)
+              + ap_log_count($d_dir, qr/job \Q$id\E taken over/);
     die "$won workers took the job over, not 1\n" unless $won == 1;
 
     $id;
@@ -177,7 +142,7 @@ my $id = eval {
     }
 
     kill 'CONT', $worker;
-    wait_log($b_dir, qr/job \Q$id\E is stopped here: another worker took it over/,
+    ap_wait_log($b_dir, qr/job \Q$id\E is stopped here: another worker took it over/,
              10);
 
     ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 90);
@@ -216,7 +181,7 @@ my $id = eval {
              'EX', 60);
 
     kill 'CONT', $worker;
-    wait_log($b_dir, qr/job \Q$id\E is stopped here: its record says it has ended/,
+    ap_wait_log($b_dir, qr/job \Q$id\E is stopped here: its record says it has ended/,
              10);
     $id;
 };
@@ -247,7 +212,7 @@ eval {
         or die "B did not exit within 2s of QUIT with worker_shutdown_timeout 500ms\n";
 
     die "B did not say it left its job to others\n"
-        unless log_count($b_dir, qr/1 unfinished jobs abandoned at worker_shutdown_timeout/);
+        unless ap_log_count($b_dir, qr/1 unfinished jobs abandoned at worker_shutdown_timeout/);
 
     ap_poll_until($ENV{TEST_NGINX_SERVER_PORT}, $id, 'FINISHED', 90);
 };

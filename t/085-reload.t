@@ -21,30 +21,7 @@ our $JobSum = '1699246443377779418889494';
 our $Redis = $ENV{TEST_NGINX_REDIS_PORT};
 
 sub start_b {
-    my $dir = "$FindBin::Bin/servroot-reload";
-    my $port = ap_free_port();
-
-    ap_start_nginx($dir, <<"_EOC_");
-worker_processes 2;
-error_log logs/error.log info;
-events { worker_connections 256; }
-http {
-    client_body_temp_path client_body_temp;
-    async_primes_redis 127.0.0.1:$Redis;
-    server {
-        listen 127.0.0.1:$port;
-        location /sumPrime { async_primes; }
-    }
-}
-_EOC_
-
-    return ($dir, $port);
-}
-
-sub log_count {
-    my ($dir, $re) = @_;
-    open my $fh, '<', "$dir/logs/error.log" or return 0;
-    return scalar grep { /$re/ } <$fh>;
+    return ap_start_instance(name => 'reload', workers => 2);
 }
 
 # POSTs and polls on $port for $secs seconds in a child; returns a sub that
@@ -129,10 +106,10 @@ eval {
 
     ap_wait_gone($_, 30) or die "old worker $_ never exited\n" for @old;
 
-    die "a job was taken over\n" if log_count($dir, qr/taken over/);
-    die "a job was abandoned\n" if log_count($dir, qr/abandoned/);
+    die "a job was taken over\n" if ap_log_count($dir, qr/taken over/);
+    die "a job was abandoned\n" if ap_log_count($dir, qr/abandoned/);
     die "no graceful shutdown\n"
-        unless log_count($dir, qr/gracefully shutting down/);
+        unless ap_log_count($dir, qr/gracefully shutting down/);
 };
 my $err = $@;
 ap_stop_nginx($dir);
@@ -156,7 +133,7 @@ eval {
         check_sum($doc // '(none)');
     }
 
-    die "a job was abandoned\n" if log_count($dir, qr/abandoned/);
+    die "a job was abandoned\n" if ap_log_count($dir, qr/abandoned/);
 };
 my $err = $@;
 eval { ap_stop_nginx($dir) };

@@ -10,6 +10,7 @@ use AsyncPrimesTest;
 use Test::Nginx::Socket 'no_plan';
 use HTTP::Tiny ();
 use JSON::PP ();
+use Time::HiRes ();
 
 repeat_each(1);
 no_long_string();
@@ -19,21 +20,9 @@ no_shuffle();
 our $Job = '10000000000000';
 our $JobSum = '1699246443377779418889494';
 
-# a job that keeps the only thread busy for a few seconds (OEIS A046731)
-our $LongJob = '100000000000000';
-our $LongJobSum = '157589260710736940541561021';
-
-sub worker_rss {
-    my $root = $ENV{TEST_NGINX_SERVROOT} || "$FindBin::Bin/servroot";
-    open my $pf, '<', "$root/logs/nginx.pid" or die "no pid file: $!\n";
-    my $pid = <$pf>;
-    chomp $pid;
-    open my $fh, '<', "/proc/$pid/status" or die "no process $pid\n";
-    while (<$fh>) {
-        return $1 * 1024 if /^VmRSS:\s+(\d+) kB/;
-    }
-    die "no VmRSS for $pid\n";
-}
+# a window that keeps the only thread busy for seconds, and its sum
+our $Blocker = 1000000000000000000;
+our $BlockerSum = '48254877048253231431757911';
 
 run_tests();
 
@@ -104,10 +93,13 @@ my $post = sub {
 # warm up the allocator and the connection to Redis, then fill the queue
 $post->(1, 100) for 1 .. 20;
 sleep 1;
-my $blocker = $post->(1, $main::LongJob);
-my $before = worker_rss();
+my $blocker = $post->($main::Blocker, $main::Blocker + 2000000000);
+
+# after the blocker has set up its own memory
+Time::HiRes::sleep(0.5);
+my $before = ap_nginx_rss();
 my @ids = map { $post->($_, $_ + 1000) } 1 .. $n;
-my $after = worker_rss();
+my $after = ap_nginx_rss();
 
 my $last = ap_http('GET', "http://127.0.0.1:$port/sumPrime/$ids[-1]");
 die "the queue drained before it was measured\n"
@@ -117,10 +109,10 @@ my $per_job = ($after - $before) / $n;
 Test::More::diag(sprintf "%d jobs in flight: %.0f bytes of worker memory each",
                  $n, $per_job);
 die "each pending job costs $per_job bytes\n"
-    if $per_job > 8192 && !ap_sanitized();
+    if $per_job > 16384 && !ap_sanitized();
 
 my $doc = ap_poll_until($port, $blocker, 'FINISHED', 90);
-die "wrong sum: $doc" unless $doc =~ /"payload":"$main::LongJobSum"/;
+die "wrong sum: $doc" unless $doc =~ /"payload":"$main::BlockerSum"/;
 ap_poll_until($port, $_, 'FINISHED', 30) for @ids;
 --- request
 GET /sumPrime/00000000-0000-4000-8000-000000000000

@@ -94,20 +94,7 @@ die "retry: $again->{status} $again->{content}"
     unless $again->{status} == 202 && $again->{content} =~ /"requestId":"$id"/
            && $again->{headers}{location} eq "/sumPrime/$id";
 
-my $dir = "$FindBin::Bin/servroot-second";
-my $other = ap_free_port();
-ap_start_nginx($dir, <<"_EOC_");
-worker_processes 2;
-events { worker_connections 64; }
-http {
-    client_body_temp_path client_body_temp;
-    async_primes_redis 127.0.0.1:$redis;
-    server {
-        listen 127.0.0.1:$other;
-        location /sumPrime { async_primes; }
-    }
-}
-_EOC_
+my ($dir, $other) = ap_start_instance(name => 'second', workers => 2);
 my $elsewhere = eval { $submit->($other, $key) };
 my $fresh = eval { $submit->($other, "$key-2") };
 ap_stop_nginx($dir);

@@ -84,39 +84,21 @@ sub slurp {
 # in a form the checks read; returns (dir, port)
 sub start_instance {
     my (%o) = @_;
-    my $dir = "$FindBin::Bin/servroot-client-$o{name}";
-    my $port = $o{port} // ap_free_port();
-    my $redis = $o{redis} // $Redis;
-    my $main = $o{main} // '';
     my $http = $o{http} // '';
-    my $location = $o{location} // '';
-    my $servers = $o{servers} // '';
-    my $workers = $o{workers} // 2;
 
-    ap_start_nginx($dir, <<"_EOC_");
-worker_processes $workers;
-error_log logs/error.log info;
-events { worker_connections 64; }
-$main
-http {
-    client_body_temp_path client_body_temp;
+    my ($dir, $port) = ap_start_instance(
+        name => "client-$o{name}", port => $o{port},
+        redis => $o{redis} // $Redis, workers => $o{workers} // 2,
+        main => $o{main}, servers => $o{servers},
+        location => 'async_primes_max_number 18446744073709551615; '
+                    . ($o{location} // ''),
+        http => <<"_EOC_");
     proxy_temp_path proxy_temp;
     log_format ap '\$msec \$server_port \$request_method \$uri \$status '
                   '\$request_time ra=\$sent_http_retry_after '
                   'key=\$http_idempotency_key';
     access_log logs/access.log ap;
-    async_primes_redis 127.0.0.1:$redis;
     $http
-    server {
-        listen 127.0.0.1:$port;
-        location /sumPrime {
-            async_primes;
-            async_primes_max_number 18446744073709551615;
-            $location
-        }
-    }
-    $servers
-}
 _EOC_
 
     truncate("$dir/logs/access.log", 0) if -e "$dir/logs/access.log";

@@ -18,7 +18,12 @@
 #   ap_redis($port, [\%opts,] @args)         -> the reply (dies on an error reply)
 #   ap_start_redis($port, @redis_args) / ap_stop_redis($port)
 #   ap_start_nginx($dir, $conf_text) / ap_stop_nginx($dir)
+#   ap_start_instance(name => $n, ...)       -> ($dir, $port) of another NGINX
+#                                               with the module, on this Redis
 #   ap_nginx_master($dir) / ap_nginx_workers($dir) -> pids of an instance
+#   ap_log_count($dir, $re) / ap_wait_log($dir, $re, $timeout_s)
+#                                            -> lines of an instance's error log
+#   ap_nginx_rss()                           -> bytes of the test NGINX's memory
 #   ap_wait_gone($pid, $timeout_s)           -> 1 once the process is gone
 #   ap_sanitized()                           -> true under SANITIZE=1, where
 #                                               memory use says nothing
@@ -101,6 +106,7 @@ our @EXPORT = qw(
     ap_http ap_post_job ap_post_settles ap_poll_until
     ap_redis ap_start_redis ap_stop_redis ap_start_nginx ap_stop_nginx ap_free_port
     ap_nginx_master ap_nginx_workers ap_wait_gone ap_sanitized
+    ap_start_instance ap_log_count ap_wait_log ap_nginx_rss
 );
 
 sub import {
@@ -529,6 +535,69 @@ sub ap_stop_nginx {
     _stop_pid($pid, 'QUIT');
     die "ap_stop_nginx: process $pid did not exit\n" if _alive($pid);
     return 1;
+}
+
+# Another NGINX in t/servroot-<name>, on the suite's Redis unless redis
+# says otherwise, with its error log at info: workers (1), port (a free
+# one), and text for the main, http, server-list and location levels.
+sub ap_start_instance {
+    my (%o) = @_;
+    my $dir = "$FindBin::Bin/servroot-$o{name}";
+    my $port = $o{port} // ap_free_port();
+    my $redis = $o{redis} // $ENV{TEST_NGINX_REDIS_PORT};
+    my $workers = $o{workers} // 1;
+    my ($main, $http, $servers, $location) =
+        map { $o{$_} // '' } qw(main http servers location);
+
+    ap_start_nginx($dir, <<"_EOC_");
+worker_processes $workers;
+error_log logs/error.log info;
+events { worker_connections 256; }
+$main
+http {
+    client_body_temp_path client_body_temp;
+    async_primes_redis 127.0.0.1:$redis;
+    $http
+    server {
+        listen 127.0.0.1:$port;
+        location /sumPrime {
+            async_primes;
+            $location
+        }
+    }
+    $servers
+}
+_EOC_
+
+    return ($dir, $port);
+}
+
+sub ap_log_count {
+    my ($dir, $re) = @_;
+    open my $fh, '<', "$dir/logs/error.log" or return 0;
+    return scalar grep { /$re/ } <$fh>;
+}
+
+sub ap_wait_log {
+    my ($dir, $re, $timeout) = @_;
+    my $until = Time::HiRes::time() + $timeout;
+    until (ap_log_count($dir, $re)) {
+        die "no \"$re\" in $dir/logs/error.log after ${timeout}s\n"
+            if Time::HiRes::time() > $until;
+        Time::HiRes::sleep(0.05);
+    }
+    return 1;
+}
+
+# the resident size of the NGINX the runner started (one process: its
+# master_process is off)
+sub ap_nginx_rss {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || "$FindBin::Bin/servroot";
+    my $pid = _read_file("$root/logs/nginx.pid");
+    chomp $pid;
+    my $status = _read_file("/proc/$pid/status");
+    return $1 * 1024 if $status =~ /^VmRSS:\s+(\d+) kB/m;
+    die "ap_nginx_rss: no VmRSS for process '$pid'\n";
 }
 
 sub ap_nginx_master {
