@@ -15,7 +15,8 @@ use warnings;
 use File::Spec ();
 use File::Temp qw(tempdir);
 use FindBin ();
-use IPC::Open3 qw(open3);
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesUnit;
 use Test::More;
 
 my $root = File::Spec->catdir($FindBin::Bin, File::Spec->updir);
@@ -29,17 +30,8 @@ closedir $dh;
 plan skip_all => "no fuzz targets in $fuzz" unless @targets;
 plan tests => scalar @targets;
 
-my $cc = $ENV{CC} || 'cc';
-
-my @cflags = (qw(-O1 -g -Wall -Wextra -Werror -std=gnu99),
-              '-I', $module, '-I', $fuzz);
-
-if (defined $ENV{TEST_UNIT_CFLAGS}) {
-    push @cflags, split ' ', $ENV{TEST_UNIT_CFLAGS};
-}
-
-$ENV{UBSAN_OPTIONS} = 'halt_on_error=1:print_stacktrace=1'
-    unless defined $ENV{UBSAN_OPTIONS};
+my $cc = unit_cc();
+my @cflags = unit_cflags('-O1', $module, $fuzz);
 
 my $tmp = tempdir('ngx_async_primes_fuzz_XXXXXX', TMPDIR => 1,
                   CLEANUP => 1);
@@ -49,38 +41,6 @@ for my $target (@targets) {
 }
 
 
-# runs a command, returns its exit status and its output, stderr included
-
-sub run {
-    my @cmd = @_;
-
-    my ($pid, $out, $output);
-
-    $pid = eval { open3(my $in, $out, undef, @cmd) };
-
-    if (!defined $pid) {
-        return (-1, "cannot run $cmd[0]: $@");
-    }
-
-    {
-        local $/;
-        $output = <$out>;
-    }
-
-    close $out;
-    waitpid $pid, 0;
-
-    return ($?, defined $output ? $output : '');
-}
-
-
-sub status_text {
-    my ($status) = @_;
-
-    return 'could not start' if $status == -1;
-    return 'killed by signal ' . ($status & 127) if $status & 127;
-    return 'exit status ' . ($status >> 8);
-}
 
 
 sub replay {
@@ -88,19 +48,9 @@ sub replay {
 
     my $src = File::Spec->catfile($fuzz, "fuzz_$target.c");
     my $corpus = File::Spec->catdir($fuzz, 'corpus', $target);
-    my (@sources, @libs);
-
-    open(my $fh, '<', $src) or die "cannot open $src: $!";
-
-    while (my $line = <$fh>) {
-        next unless $line =~ /^\s*#\s*include\s+"(ngx_async_primes_\w+)\.h"/;
-
-        my $c = File::Spec->catfile($module, "$1.c");
-        push @sources, $c if -f $c;
-        push @libs, '-lcrypto' if $1 eq 'ngx_async_primes_id';
-    }
-
-    close $fh;
+    my ($sources, $libs) = unit_sources($src, $module, 'ngx_async_primes_');
+    my @sources = @$sources;
+    my @libs = @$libs;
 
     opendir(my $dh, $corpus) or die "cannot open $corpus: $!";
     my $inputs = grep { !/^\./ } readdir $dh;
@@ -111,8 +61,8 @@ sub replay {
     my $bin = File::Spec->catfile($tmp, $target);
     my $driver = File::Spec->catfile($fuzz, 'driver.c');
 
-    my ($status, $output) = run($cc, @cflags, '-o', $bin, $src, $driver,
-                                @sources, @libs);
+    my ($status, $output) = unit_run($cc, @cflags, '-o', $bin, $src,
+                                     $driver, @sources, @libs);
 
     if (!ok($status == 0, "$target compiles with a replay driver")) {
         diag("$cc @cflags -o $bin $src $driver @sources @libs");
@@ -121,7 +71,7 @@ sub replay {
         return;
     }
 
-    ($status, $output) = run($bin, $corpus);
+    ($status, $output) = unit_run($bin, $corpus);
 
     my @lines = split /\n/, $output;
     my @stray = grep { !/^(?:input .*|replayed \d+ inputs)\z/ } @lines;
@@ -131,7 +81,7 @@ sub replay {
     my @last = @lines > 10 ? @lines[-10 .. -1] : @lines;
 
     ok($status == 0, "$target replays its corpus")
-        or diag(status_text($status) . "\n" . join("\n", @last));
+        or diag(unit_status_text($status) . "\n" . join("\n", @last));
 
     ok(@stray == 0, "$target prints nothing but its inputs")
         or diag(join("\n", @stray));

@@ -13,7 +13,8 @@ use warnings;
 use File::Spec ();
 use File::Temp qw(tempdir);
 use FindBin ();
-use IPC::Open3 qw(open3);
+use lib "$FindBin::Bin/inc";
+use AsyncPrimesUnit;
 use Test::More;
 
 my $dir = File::Spec->catdir($FindBin::Bin, 'client');
@@ -27,14 +28,8 @@ closedir $dh;
 plan skip_all => "no unit tests in $dir" unless @tests;
 plan tests => scalar @tests;
 
-my $cc = $ENV{CC} || 'cc';
-my @cflags = (qw(-O2 -g -Wall -Wextra -Werror -std=gnu99),
-              '-I', $client, '-I', $tap);
-push @cflags, split ' ', $ENV{TEST_UNIT_CFLAGS}
-    if defined $ENV{TEST_UNIT_CFLAGS};
-
-$ENV{UBSAN_OPTIONS} = 'halt_on_error=1:print_stacktrace=1'
-    unless defined $ENV{UBSAN_OPTIONS};
+my $cc = unit_cc();
+my @cflags = unit_cflags('-O2', $client, $tap);
 
 my $tmp = tempdir('ap_client_unit_XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -44,57 +39,20 @@ for my $test (@tests) {
 }
 
 
-# runs a command; returns its exit status and its output, stderr included
-
-sub run {
-    my @cmd = @_;
-    my ($in, $out);
-    my $pid = eval { open3($in, $out, undef, @cmd) };
-    return (-1, "cannot run $cmd[0]: $@") unless defined $pid;
-    my $output = do { local $/; <$out> } // '';
-    waitpid $pid, 0;
-    return ($?, $output);
-}
-
-
 sub unit_test {
     my ($name, $src) = @_;
 
-    open(my $fh, '<', $src) or die "cannot open $src: $!";
-    my @sources = grep { -f } map { /^\s*#\s*include\s+"(ap_\w+)\.h"/
-                                    ? "$client/$1.c" : () } <$fh>;
-    close $fh;
-
+    my ($sources) = unit_sources($src, $client, 'ap_');
     my $bin = "$tmp/$name";
-    my ($status, $output) = run($cc, @cflags, '-o', $bin, $src, @sources);
+    my @cmd = ($cc, @cflags, '-o', $bin, $src, @$sources);
+
+    my ($status, $output) = unit_run(@cmd);
 
     if (!ok($status == 0, "$name compiles")) {
-        diag("$cc @cflags -o $bin $src @sources");
+        diag("@cmd");
         diag($output);
         return;
     }
 
-    ($status, $output) = run($bin);
-
-    my ($plan, $count, $failed, $stray) = (undef, 0, 0, 0);
-
-    for my $line (split /\n/, $output) {
-        if ($line =~ /^(not )?ok\b\s*\d*\s*(?:-\s*)?(.*)\z/) {
-            $count++;
-            $failed = defined $1;
-            ok(!$failed, $2);
-        } elsif ($line =~ /^1\.\.(\d+)/) {
-            $plan = $1;
-        } elsif ($line =~ /^#\s?(.*)\z/) {
-            $failed ? diag($1) : note($1);
-        } else {
-            # not TAP: a sanitizer's report, say
-            $stray++;
-            diag($line);
-        }
-    }
-
-    ok($stray == 0, "$name prints nothing but TAP");
-    ok(defined $plan && $plan == $count, "$name printed a plan of $count");
-    ok($status == 0, "$name exits cleanly") or diag("status $status");
+    unit_relay($name, $bin);
 }
