@@ -101,6 +101,8 @@ static void ap_curl_init_once(void);
 static uint64_t ap_now_ms(void);
 static void ap_sleep_until(uint64_t when_ms);
 static int ap_random_bytes(void *buf, size_t len);
+static ap_code_t ap_check_job(ap_client_t *client, const char *id,
+    ap_record_t *record, ap_error_t *err);
 static ap_code_t ap_fail(ap_error_t *err, ap_code_t code, int http_status,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static char *ap_strdup_printf(const char *fmt, ...)
@@ -1183,13 +1185,12 @@ ap_submit(ap_client_t *client, uint64_t a, uint64_t b,
 }
 
 
-AP_EXPORT ap_code_t
-ap_status(ap_client_t *client, const char *id, unsigned long timeout_ms,
-    ap_record_t *record, ap_error_t *err)
-{
-    ap_code_t  rc;
-    ap_call_t  call;
+/* the arguments of a call about one job: a client, a record, an id */
 
+static ap_code_t
+ap_check_job(ap_client_t *client, const char *id, ap_record_t *record,
+    ap_error_t *err)
+{
     if (client == NULL || record == NULL || id == NULL) {
         return ap_fail(err, AP_EINVAL, 0, "no client, id or record");
     }
@@ -1197,6 +1198,23 @@ ap_status(ap_client_t *client, const char *id, unsigned long timeout_ms,
     if (!ap_id_valid(id)) {
         return ap_fail(err, AP_EBADINPUT, 0, "\"%.64s\" is not a request id",
                        id);
+    }
+
+    return AP_OK;
+}
+
+
+AP_EXPORT ap_code_t
+ap_status(ap_client_t *client, const char *id, unsigned long timeout_ms,
+    ap_record_t *record, ap_error_t *err)
+{
+    ap_code_t  rc;
+    ap_call_t  call;
+
+    rc = ap_check_job(client, id, record, err);
+
+    if (rc != AP_OK) {
+        return rc;
     }
 
     rc = ap_call_init(&call, client, timeout_ms, err);
@@ -1219,13 +1237,10 @@ ap_wait(ap_client_t *client, const char *id, unsigned long timeout_ms,
     ap_code_t  rc;
     ap_call_t  call;
 
-    if (client == NULL || record == NULL || id == NULL) {
-        return ap_fail(err, AP_EINVAL, 0, "no client, id or record");
-    }
+    rc = ap_check_job(client, id, record, err);
 
-    if (!ap_id_valid(id)) {
-        return ap_fail(err, AP_EBADINPUT, 0, "\"%.64s\" is not a request id",
-                       id);
+    if (rc != AP_OK) {
+        return rc;
     }
 
     rc = ap_call_init(&call, client, timeout_ms, err);
