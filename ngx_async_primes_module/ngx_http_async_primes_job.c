@@ -123,6 +123,9 @@ static size_t ngx_http_async_primes_sum_key(u_char *dst,
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
     redisReply *reply);
+static void ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
+    ngx_uint_t status, ngx_async_primes_status_e state, u_char *payload,
+    size_t len);
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
 static void ngx_http_async_primes_job_taken(void *data, redisReply *reply);
@@ -633,8 +636,7 @@ static void
 ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
     redisReply *reply)
 {
-    size_t        len;
-    u_char       *p, *last, *doc;
+    u_char       *p, *last;
     uint64_t      a, b;
     redisReply   *known;
 
@@ -660,14 +662,9 @@ ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
             }
         }
 
-        job->doc_len = ngx_async_primes_json_record(job->doc, job->id,
-                                          NGX_ASYNC_PRIMES_ID_LEN,
-                                          NGX_ASYNC_PRIMES_STATUS_FINISHED,
-                                          (u_char *) known->str, known->len,
-                                          NULL, 0);
-
-        ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, job->doc,
-                                        job->doc_len, NULL);
+        ngx_http_async_primes_job_answer(job, NGX_HTTP_OK,
+                                         NGX_ASYNC_PRIMES_STATUS_FINISHED,
+                                         (u_char *) known->str, known->len);
         ngx_http_async_primes_job_finish(job);
         return;
     }
@@ -704,13 +701,9 @@ ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
                    "async_primes: a retry of job %*s",
                    (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
 
-    len = ngx_async_primes_json_record(job->doc, job->id,
-                                       NGX_ASYNC_PRIMES_ID_LEN,
-                                       NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
-                                       NULL, 0, NULL, 0);
-    doc = job->doc;
-
-    ngx_http_async_primes_job_reply(job, NGX_HTTP_ACCEPTED, doc, len, NULL);
+    ngx_http_async_primes_job_answer(job, NGX_HTTP_ACCEPTED,
+                                     NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
+                                     NULL, 0);
     ngx_http_async_primes_job_finish(job);
     return;
 
@@ -726,6 +719,40 @@ malformed:
                                     "the job store (redis) answered with "
                                     "an error");
     ngx_http_async_primes_job_finish(job);
+}
+
+
+/*
+ * Answers with a record of the job written here: in the request's pool,
+ * since the job is freed before the response may have gone out.
+ */
+
+static void
+ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
+    ngx_uint_t status, ngx_async_primes_status_e state, u_char *payload,
+    size_t len)
+{
+    size_t   n;
+    u_char  *doc;
+
+    if (job->request == NULL) {
+        return;
+    }
+
+    n = ngx_async_primes_json_record(NULL, job->id, NGX_ASYNC_PRIMES_ID_LEN,
+                                     state, payload, len, NULL, 0);
+
+    doc = ngx_pnalloc(job->request->pool, n);
+    if (doc == NULL) {
+        ngx_http_async_primes_job_reply(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        NULL, 0, "internal server error");
+        return;
+    }
+
+    ngx_async_primes_json_record(doc, job->id, NGX_ASYNC_PRIMES_ID_LEN,
+                                 state, payload, len, NULL, 0);
+
+    ngx_http_async_primes_job_reply(job, status, doc, n, NULL);
 }
 
 
