@@ -179,6 +179,7 @@ struct ngx_http_async_primes_job_s {
     /* the lease on the record: who holds it and for how long a renewal */
     u_char                              owner[NGX_ASYNC_PRIMES_ID_LEN];
     ngx_msec_t                          lease;
+    ngx_msec_t                          leased;     /* when it was taken */
     uint64_t                            eta;        /* ms since the epoch */
 
     ngx_http_request_t                 *request;   /* until the 202 */

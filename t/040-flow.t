@@ -249,3 +249,32 @@ $block->set_value("response_body",
 --- request
 GET /sumPrime/placeholder
 --- error_code: 200
+
+
+
+=== TEST 10: a job that ends early in its lease is written without a script, and keeps its TTL
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $redis = $ENV{TEST_NGINX_REDIS_PORT};
+ap_redis($redis, 'CONFIG', 'RESETSTAT');
+my $id = ap_post_job($port, 1, 100);
+ap_poll_until($port, $id, 'FINISHED', 10);
+
+# nothing else runs here: no lease was renewed, no script ran
+my $stats = ap_redis($redis, 'INFO', 'commandstats');
+die "a script ran: $stats\n" if $stats =~ /cmdstat_eval/;
+die "no SET ran: $stats\n" unless $stats =~ /cmdstat_set:calls=2,/;
+
+my $pttl = ap_redis($redis, 'PTTL', "async_primes:job:$id");
+die "the record's TTL is $pttl ms, not within 3 minutes\n"
+    unless $pttl > 0 && $pttl <= 180000;
+
+$block->set_value("request", "GET /sumPrime/$id");
+$block->set_value("response_body",
+    qq({"requestId":"$id","status":"FINISHED","payload":"1060"}\n));
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- no_error_log
+[error]
