@@ -4,22 +4,58 @@
  */
 
 
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <openssl/rand.h>
 
 #include "ngx_async_primes_id.h"
 
 
+/*
+ * RAND_bytes() is called for many ids at a time: each call costs a
+ * microsecond or so (OpenSSL 3 finds its generator again on every call),
+ * as much as the rest of a small request.  The random bytes stay the
+ * process's own: a child of fork() draws new ones instead of handing out
+ * the ids its parent will.  Not for several threads at once.
+ */
+
+#define NGX_ASYNC_PRIMES_ID_BATCH  128
+
+
+static unsigned char  ngx_async_primes_id_random[NGX_ASYNC_PRIMES_ID_BATCH
+                                                 * 16];
+static size_t         ngx_async_primes_id_left;
+static pid_t          ngx_async_primes_id_pid;
+
+
 int
 ngx_async_primes_id_generate(unsigned char *id)
 {
-    size_t         i, n;
-    unsigned char  bytes[16];
+    size_t          i, n;
+    pid_t           pid;
+    unsigned char  *bytes;
 
     static const char  hex[] = "0123456789abcdef";
 
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-        return -1;
+    pid = getpid();
+
+    if (ngx_async_primes_id_left == 0 || pid != ngx_async_primes_id_pid) {
+
+        if (RAND_bytes(ngx_async_primes_id_random,
+                       sizeof(ngx_async_primes_id_random))
+            != 1)
+        {
+            ngx_async_primes_id_left = 0;
+            return -1;
+        }
+
+        ngx_async_primes_id_left = NGX_ASYNC_PRIMES_ID_BATCH;
+        ngx_async_primes_id_pid = pid;
     }
+
+    bytes = ngx_async_primes_id_random + --ngx_async_primes_id_left * 16;
 
     /* RFC 4122: version 4 in the high nibble of byte 6, variant 10xx */
 
@@ -28,7 +64,7 @@ ngx_async_primes_id_generate(unsigned char *id)
 
     n = 0;
 
-    for (i = 0; i < sizeof(bytes); i++) {
+    for (i = 0; i < 16; i++) {
 
         if (i == 4 || i == 6 || i == 8 || i == 10) {
             id[n++] = '-';
@@ -37,6 +73,9 @@ ngx_async_primes_id_generate(unsigned char *id)
         id[n++] = hex[bytes[i] >> 4];
         id[n++] = hex[bytes[i] & 0x0f];
     }
+
+    /* an id handed out is not kept in memory */
+    memset(bytes, 0, 16);
 
     return 0;
 }

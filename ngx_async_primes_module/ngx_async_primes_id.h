@@ -15,7 +15,10 @@
 #define NGX_ASYNC_PRIMES_ID_LEN  36
 
 
-/* writes NGX_ASYNC_PRIMES_ID_LEN characters, no NUL; -1 if RAND_bytes fails */
+/*
+ * Writes NGX_ASYNC_PRIMES_ID_LEN characters, no NUL; -1 if RAND_bytes
+ * fails.  One thread at a time: the random bytes are drawn in batches.
+ */
 int ngx_async_primes_id_generate(unsigned char *id);
 
 /* 1 if id is a lowercase UUID v4 as ngx_async_primes_id_generate() writes */

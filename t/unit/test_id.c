@@ -6,6 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ngx_async_primes_id.h"
 #include "tap.h"
@@ -20,6 +23,7 @@ static int well_formed(const unsigned char *id);
 static int compare(const void *a, const void *b);
 static void check(const char *id, size_t len, int expected, const char *what);
 static void test_generate(void);
+static void test_fork(void);
 static void test_valid(void);
 
 
@@ -27,6 +31,7 @@ int
 main(void)
 {
     test_generate();
+    test_fork();
     test_valid();
 
     return tap_done();
@@ -139,6 +144,62 @@ test_generate(void)
     tap_ok(dups == 0, "no duplicates among %d ids", N);
 
     free(ids);
+}
+
+
+/*
+ * NGINX forks its workers: a worker must not hand out the ids its master,
+ * or another worker, drew before the fork.
+ */
+
+static void
+test_fork(void)
+{
+    int            fds[2], status;
+    pid_t          pid;
+    ssize_t        n;
+    unsigned char  parent[NGX_ASYNC_PRIMES_ID_LEN];
+    unsigned char  child[NGX_ASYNC_PRIMES_ID_LEN];
+
+    /* random bytes are drawn before the fork, and some are left */
+    if (ngx_async_primes_id_generate(parent) != 0 || pipe(fds) != 0) {
+        abort();
+    }
+
+    pid = fork();
+    if (pid < 0) {
+        abort();
+    }
+
+    if (pid == 0) {
+        close(fds[0]);
+
+        if (ngx_async_primes_id_generate(child) != 0) {
+            _exit(1);
+        }
+
+        n = write(fds[1], child, sizeof(child));
+        _exit(n == (ssize_t) sizeof(child) ? 0 : 1);
+    }
+
+    close(fds[1]);
+
+    n = read(fds[0], child, sizeof(child));
+    close(fds[0]);
+
+    if (waitpid(pid, &status, 0) != pid) {
+        abort();
+    }
+
+    if (ngx_async_primes_id_generate(parent) != 0) {
+        abort();
+    }
+
+    tap_ok(n == (ssize_t) sizeof(child) && WIFEXITED(status)
+           && WEXITSTATUS(status) == 0
+           && memcmp(parent, child, NGX_ASYNC_PRIMES_ID_LEN) != 0,
+           "after fork(), the child's next id is not the parent's: "
+           "%.36s, %.36s", parent, child);
 }
 
 
