@@ -112,6 +112,7 @@ typedef struct {
     ngx_queue_t                         jobs;     /* this worker's */
     ngx_uint_t                          njobs;
     ngx_int_t                           compute_priority;
+    ngx_shm_zone_t                     *cache;    /* or NULL */
 } ngx_http_async_primes_main_conf_t;
 
 
@@ -190,6 +191,7 @@ struct ngx_http_async_primes_job_s {
     /* refreshes the record while computing, retries the final write */
     ngx_event_t                         refresh;
     ngx_msec_t                          write_deadline;
+    ngx_msec_t                          written;    /* the last attempt */
     ngx_uint_t                          commands;   /* awaiting replies */
     unsigned                            finished:1;
     unsigned                            lost:1;     /* lease taken away */
@@ -254,6 +256,15 @@ ngx_http_async_primes_ctx_t *ngx_http_async_primes_get_ctx(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
     uint64_t eta, uint64_t now);
+
+/* cache */
+char *ngx_http_async_primes_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_async_primes_cache_get(
+    ngx_http_async_primes_main_conf_t *amcf, const u_char *id,
+    ngx_pool_t *pool, ngx_str_t *doc);
+void ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
+    const u_char *id, const u_char *doc, size_t len, ngx_msec_t expires);
 
 /* filter */
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);

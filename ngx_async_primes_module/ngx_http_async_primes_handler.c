@@ -376,6 +376,7 @@ static ngx_int_t
 ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_int_t                           rc;
+    ngx_str_t                           doc;
     const char                         *argv[2];
     size_t                              argvlen[2];
     ngx_pool_cleanup_t                 *cln;
@@ -398,6 +399,23 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
     }
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+
+    /* a job finished here: its final record, without asking Redis */
+    if (amcf->cache) {
+        rc = ngx_http_async_primes_cache_get(amcf, id->data, r->pool, &doc);
+
+        if (rc == NGX_OK) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "async_primes: job %V from the cache", id);
+
+            return ngx_http_async_primes_send(r, NGX_HTTP_OK, doc.data,
+                                              doc.len);
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     ctx = ngx_http_async_primes_get_ctx(r);
     if (ctx == NULL) {

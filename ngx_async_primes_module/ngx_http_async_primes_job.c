@@ -665,6 +665,19 @@ ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
             }
         }
 
+        /* the record the script stored, a TTL from when it was sent */
+        if (job->amcf->cache) {
+            job->doc_len = ngx_async_primes_json_record(job->doc, job->id,
+                                            NGX_ASYNC_PRIMES_ID_LEN,
+                                            NGX_ASYNC_PRIMES_STATUS_FINISHED,
+                                            (u_char *) known->str,
+                                            known->len, NULL, 0);
+
+            ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
+                                            job->doc_len,
+                                            job->leased + job->ttl);
+        }
+
         ngx_http_async_primes_job_answer(job, NGX_HTTP_OK,
                                          NGX_ASYNC_PRIMES_STATUS_FINISHED,
                                          (u_char *) known->str, known->len);
@@ -1181,6 +1194,8 @@ ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job)
     u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
     u_char       ttl[NGX_INT_T_LEN];
 
+    job->written = ngx_current_msec;
+
     if (!job->reuse
         && (ngx_msec_t) (ngx_current_msec - job->leased) < job->lease / 2)
     {
@@ -1249,8 +1264,18 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
         return;
     }
 
-    /* the plain SET's OK */
-    if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+    /* the plain SET's OK, or the script's 1 */
+    if (reply != NULL
+        && (reply->type == REDIS_REPLY_STATUS
+            || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)))
+    {
+        /* the record expires a TTL after it was sent, or later */
+        if (job->amcf->cache) {
+            ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
+                                            job->doc_len,
+                                            job->written + job->ttl);
+        }
+
         ngx_http_async_primes_job_finish(job);
         return;
     }

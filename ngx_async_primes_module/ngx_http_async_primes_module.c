@@ -190,6 +190,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       offsetof(ngx_http_async_primes_main_conf_t, redis.database),
       &ngx_http_async_primes_database_post },
 
+    { ngx_string("async_primes_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_async_primes_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("async_primes_compute_priority"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_async_primes_compute_priority,
@@ -271,6 +278,7 @@ ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
     amcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     amcf->max_jobs = NGX_CONF_UNSET_UINT;
     amcf->compute_priority = NGX_CONF_UNSET;
+    amcf->cache = NGX_CONF_UNSET_PTR;
     ngx_queue_init(&amcf->jobs);
 
     return amcf;
@@ -290,6 +298,7 @@ ngx_http_async_primes_init_main_conf(ngx_conf_t *cf, void *conf)
                              NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT);
     ngx_conf_init_value(amcf->compute_priority,
                         NGX_HTTP_ASYNC_PRIMES_PRIORITY_DEFAULT);
+    ngx_conf_init_ptr_value(amcf->cache, NULL);
 
     if (amcf->key_prefix.data == NULL) {
         ngx_str_set(&amcf->key_prefix, NGX_HTTP_ASYNC_PRIMES_KEY_PREFIX);

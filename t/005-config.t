@@ -113,6 +113,14 @@ my @bad = (
      qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" directive is duplicate/],
     ['', '', 'async_primes_compute_priority 10;',
      qr/\[emerg\] \d+#\d+: "async_primes_compute_priority" directive is not allowed here/],
+    ['', 'async_primes_cache 16k;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_cache" of 16k is too small: at least 32k/],
+    ['', 'async_primes_cache lots;', '',
+     qr/\[emerg\] \d+#\d+: "async_primes_cache" must be "off" or a size, not "lots"/],
+    ['', "async_primes_cache 1m;\n    async_primes_cache off;", '',
+     qr/\[emerg\] \d+#\d+: "async_primes_cache" directive is duplicate/],
+    ['', '', 'async_primes_cache 1m;',
+     qr/\[emerg\] \d+#\d+: "async_primes_cache" directive is not allowed here/],
 );
 
 for my $case (@bad) {
@@ -160,6 +168,11 @@ my ($status, $out) = nginx_t('thread_pool primes threads=1;',
                              . "async_primes_job_threads 16;\n"
                              . "async_primes_max_number 18446744073709551615;");
 is($status, 0, 'a good configuration passes') or diag($out);
+
+for my $size (qw(off 32k 1m)) {
+    ($status, $out) = nginx_t('', "async_primes_cache $size;", '');
+    is($status, 0, "async_primes_cache $size passes") or diag($out);
+}
 
 for my $priority (qw(off idle 19 0 -20 +5)) {
     ($status, $out) = nginx_t('', "async_primes_compute_priority $priority;",
