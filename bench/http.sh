@@ -21,7 +21,8 @@
 # (wrk threads: 2), BENCH_DELAY_MS (the pause of each connection between
 # polls in (c): 10), BENCH_JOB_SECONDS (the length of one heavy job in (c):
 # 2), BENCH_COMPUTE_PRIORITY (async_primes_compute_priority: the module's
-# default if unset).
+# default if unset), BENCH_CACHE (async_primes_cache, as in the example:
+# 1m; off for none).
 
 set -euo pipefail
 
@@ -55,6 +56,7 @@ THREADS=${BENCH_THREADS:-2}
 DELAY_MS=${BENCH_DELAY_MS:-10}
 JOB_SECONDS=${BENCH_JOB_SECONDS:-2}
 COMPUTE_PRIORITY=${BENCH_COMPUTE_PRIORITY:-}
+CACHE=${BENCH_CACHE:-1m}
 
 URL=http://127.0.0.1:$PORT
 WORKERS=2
@@ -62,6 +64,7 @@ M64=18446744073709551615
 
 nginx_pid=
 missed=0
+LOOPS=
 
 
 log() {
@@ -88,10 +91,45 @@ for port in "$PORT" "$REDIS_PORT"; do
 done
 
 
+# start_loops, stop_loops: one busy loop per heavy thread, at the priority
+# async_primes_compute_priority gives the pool threads
+
+start_loops() {
+    local i
+
+    LOOPS=
+    for i in $(seq "$WORKERS"); do
+        case "${COMPUTE_PRIORITY:-19}" in
+            off)  sh -c 'while :; do :; done' & ;;
+            idle) chrt -i 0 sh -c 'while :; do :; done' & ;;
+            *)    nice -n "${COMPUTE_PRIORITY:-19}" \
+                      sh -c 'while :; do :; done' & ;;
+        esac
+        LOOPS="$LOOPS $!"
+    done
+
+    sleep 0.5
+}
+
+
+stop_loops() {
+    local pid
+
+    for pid in $LOOPS; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+
+    LOOPS=
+}
+
+
 cleanup() {
     local i pids
 
     trap - EXIT INT TERM
+
+    stop_loops
 
     if [ -n "$nginx_pid" ]; then
         pids=$(ps -o pid= --ppid "$nginx_pid" 2>/dev/null || true)
@@ -125,11 +163,16 @@ trap 'exit 130' INT TERM
 # compare with and a location for heavy jobs in a pool of its own
 
 write_conf() {
-    local work="" priority=""
+    local work="" priority="" cache=""
 
     # async_primes_max_work: the module may refuse jobs estimated too long
     if grep -aq async_primes_max_work "$MODULE"; then
         work="async_primes_max_work 1h;"
+    fi
+
+    # as in the example: polls of finished jobs from shared memory
+    if grep -aq async_primes_cache "$MODULE" && [ "$CACHE" != off ]; then
+        cache="async_primes_cache $CACHE;"
     fi
 
     if [ -n "$COMPUTE_PRIORITY" ]; then
@@ -166,6 +209,7 @@ http {
     scgi_temp_path scgi_temp;
 
     async_primes_redis 127.0.0.1:$REDIS_PORT;
+    $cache
     $priority
 
     server {
@@ -496,6 +540,7 @@ load_heavy() {
 main() {
     local id payload r a b c e1 e2 t0 t1 out
     local idle_p50 idle_p99 busy_p50 busy_p99 idle_rps busy_rps e_idle e_busy
+    local ctrl_p50 ctrl_p99 ctrl_rps e_ctrl
     local -a f
 
     write_conf
@@ -539,6 +584,23 @@ main() {
         e_idle=$(( e_idle + f[3] ))
     done
 
+    # the control: as many busy loops as heavy threads, at their priority,
+    # outside NGINX: what the machine's scheduler alone does to the p99
+    ctrl_p50='' ctrl_p99='' ctrl_rps='' e_ctrl=0
+    for r in $(seq "$ROUNDS"); do
+        start_loops
+        out=$(run_wrk "control-$r" "$URL/sumPrime/$id" \
+                 "$BENCH/pace.lua")
+        stop_loops
+        read -ra f <<<"$out"
+        if [ -z "$ctrl_p99" ] \
+           || awk -v a="${f[2]}" -v b="$ctrl_p99" 'BEGIN { exit !(a < b) }'
+        then
+            ctrl_rps=${f[0]} ctrl_p50=${f[1]} ctrl_p99=${f[2]}
+        fi
+        e_ctrl=$(( e_ctrl + f[3] ))
+    done
+
     load_heavy $(( ROUNDS * (DURATION + 2) + 2 ))
     sleep 0.5
 
@@ -579,7 +641,8 @@ main() {
          "$WORKERS workers; $(redis-server --version | cut -d' ' -f1-3);" \
          "wrk -t$THREADS -c$CONNECTIONS, $DURATION s a run, the best of" \
          "$ROUNDS run(s) a side, alternating;" \
-         "async_primes_compute_priority: ${COMPUTE_PRIORITY:-the default}"
+         "async_primes_compute_priority: ${COMPUTE_PRIORITY:-the default};" \
+         "async_primes_cache: $CACHE"
     echo
     echo "| case | ours | reference | ratio | target | result |"
     echo "|------|-----:|----------:|------:|-------:|--------|"
@@ -599,6 +662,10 @@ main() {
     row "(c) poll p99, heavy pool busy / idle" "$(fmt_us "$busy_p99")" \
         "$(fmt_us "$idle_p99")" "$c" "<= 1.2" "$VERDICT"
 
+    c=$(ratio "$ctrl_p99" "$idle_p99")
+    row "(c) control: p99 with $WORKERS busy loops outside NGINX / idle" \
+        "$(fmt_us "$ctrl_p99")" "$(fmt_us "$idle_p99")" "$c" "info" "-"
+
     echo
     echo "(c) in detail: polls of a finished job, $CONNECTIONS connections" \
          "each pausing $DELAY_MS ms between a response and its next request"
@@ -609,13 +676,15 @@ main() {
         "$(rps "$idle_rps")"
     row busy "$(fmt_us "$busy_p50")" "$(fmt_us "$busy_p99")" \
         "$(rps "$busy_rps")"
+    row "idle, $WORKERS busy loops outside NGINX" "$(fmt_us "$ctrl_p50")" \
+        "$(fmt_us "$ctrl_p99")" "$(rps "$ctrl_rps")"
     echo
     echo "heavy jobs: $HEAVY_DESC; jobs per worker (pid:count): $HEAVY_JOBS"
     echo "CPU use of each worker's heavy pool thread during the busy runs:" \
          "$BUSY_PCT"
 
     if [ "$GET_ERR" != 0 ] || [ "$POST_ERR" != 0 ] \
-       || [ "$e_idle" != 0 ] || [ "$e_busy" != 0 ]
+       || [ "$e_idle" != 0 ] || [ "$e_busy" != 0 ] || [ "$e_ctrl" != 0 ]
     then
         log "non-2xx answers or socket errors: see $DIR/wrk-*.txt"
         exit 1
