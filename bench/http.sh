@@ -666,6 +666,10 @@ main() {
     row "(c) control: p99 with $WORKERS busy loops outside NGINX / idle" \
         "$(fmt_us "$ctrl_p99")" "$(fmt_us "$idle_p99")" "$c" "info" "-"
 
+    c=$(ratio "$busy_p99" "$ctrl_p99")
+    row "(c) p99, heavy pool busy / busy loops outside NGINX" \
+        "$(fmt_us "$busy_p99")" "$(fmt_us "$ctrl_p99")" "$c" "info" "-"
+
     echo
     echo "(c) in detail: polls of a finished job, $CONNECTIONS connections" \
          "each pausing $DELAY_MS ms between a response and its next request"
