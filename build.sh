@@ -248,10 +248,14 @@ run() {
     start_redis "$redis_port" "$dir/redis"
 
     stop() {
+        local pid
+
         trap - INT TERM EXIT
         log "stopping"
-        if [ -f "$dir/logs/nginx.pid" ]; then
-            kill -QUIT "$(cat "$dir/logs/nginx.pid")" 2>/dev/null || true
+        # Ctrl-C reaches NGINX too, which may be gone with its pid file
+        pid=$(cat "$dir/logs/nginx.pid" 2>/dev/null || true)
+        if [ -n "$pid" ]; then
+            kill -QUIT "$pid" 2>/dev/null || true
         fi
         [ -n "${nginx_pid:-}" ] && wait "$nginx_pid" 2>/dev/null || true
         stop_redis "$redis_port"
