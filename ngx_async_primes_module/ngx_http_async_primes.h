@@ -32,6 +32,13 @@
 /* the longest Idempotency-Key accepted */
 #define NGX_HTTP_ASYNC_PRIMES_IDEM_MAX       255
 
+/*
+ * The estimated work (microseconds) from which a part lowers the priority
+ * of the thread that computes it: a shorter one is over before it could
+ * keep an event loop waiting for long, and a thread once lowered stays so.
+ */
+#define NGX_HTTP_ASYNC_PRIMES_LOWER_WORK     1000
+
 /* the most thread tasks one job is split into */
 #define NGX_HTTP_ASYNC_PRIMES_MAX_PARTS      16
 
@@ -160,6 +167,9 @@ typedef struct {
     ngx_async_primes_sum_ctx_t          sum_ctx;
     ngx_async_primes_uint128_t          sum;
     int                                 rc;
+
+    /* long enough to compute at async_primes_compute_priority */
+    unsigned                            lower:1;
 } ngx_http_async_primes_part_t;
 
 

@@ -507,12 +507,16 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         ngx_memcpy(job->idem.data, idem->data, idem->len);
     }
 
+    /* the estimate is of one core's microseconds; the parts run at once */
+    cost = ngx_async_primes_sum_cost(a, b) / nparts;
+
     for (i = 0; i < nparts; i++) {
         part = &job->parts[i];
 
         part->job = job;
         part->lo = lo[i];
         part->hi = hi[i];
+        part->lower = (cost >= NGX_HTTP_ASYNC_PRIMES_LOWER_WORK);
 
         part->task.ctx = part;
         part->task.handler = ngx_http_async_primes_job_thread;
@@ -528,15 +532,12 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         return NULL;
     }
 
-    /* the estimate is of one core's microseconds; the parts run at once */
-    cost = ngx_async_primes_sum_cost(a, b) / 1000 / nparts;
-
     job->a = a;
     job->b = b;
     job->ttl = alcf->ttl;
     job->lease = alcf->job_lease;
     job->leased = ngx_current_msec;
-    job->eta = ngx_http_async_primes_now() + cost;
+    job->eta = ngx_http_async_primes_now() + cost / 1000;
     job->amcf = amcf;
     job->thread_pool = alcf->thread_pool;
 
@@ -986,7 +987,9 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
     ngx_http_async_primes_part_t  *part = data;
 
-    ngx_http_async_primes_thread_priority(part->job->amcf, log);
+    if (part->lower) {
+        ngx_http_async_primes_thread_priority(part->job->amcf, log);
+    }
 
     /* touches nothing but the part's own compute fields */
     part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,

@@ -1,6 +1,7 @@
-# async_primes_compute_priority: a pool thread that computed a job runs at
-# the configured priority, and the worker's event loop keeps its own.  Only
-# priorities are checked, never times.
+# async_primes_compute_priority: a pool thread that computed a part of a
+# job estimated at a millisecond or more runs at the configured priority,
+# one that computed only shorter parts keeps the worker's, and the worker's
+# event loop keeps its own.  Only priorities are checked, never times.
 
 use strict;
 use warnings;
@@ -37,14 +38,19 @@ sub threads_of {
     return \%threads;
 }
 
+# a job the engine estimates at a few milliseconds (S(10^9) by prefix sums):
+# long enough to lower its thread
+our $Long = 1000000000;
+
 # starts an NGINX with one worker and a pool of $threads threads, runs
-# $jobs jobs to their end, and returns the worker's threads, the master's
-# nice value and the error log
+# $jobs jobs [1, $b] (tiny ones by default), then @then, to their end, and
+# returns the worker's threads, the master's nice value and the error log
 sub run_jobs {
     my (%args) = @_;
     my $dir = "$base/" . ++$run;
     my $port = ap_free_port();
     my $threads = $args{threads} // 1;
+    my @then = @{ $args{then} // [] };
     my $main = $args{main} // '';
     my $http = $args{http} // '';
 
@@ -74,8 +80,16 @@ _EOC_
 
     my ($worker, $threads_of, $master_nice, $log);
     my $ok = eval {
-        my @ids = map { ap_post_job($port, 1, 100 + $_) } 1 .. $args{jobs};
+        my @ids = map { ap_post_job($port, 1, $args{b} // 100 + $_) }
+                  1 .. $args{jobs};
         ap_poll_until($port, $_, 'FINISHED', 10) for @ids;
+
+        if (@then) {
+            $args{before_then}->(threads_of(
+                ap_http('GET', "http://127.0.0.1:$port/pid")->{content}));
+            @ids = map { ap_post_job($port, 1, $_) } @then;
+            ap_poll_until($port, $_, 'FINISHED', 10) for @ids;
+        }
 
         $worker = ap_http('GET', "http://127.0.0.1:$port/pid")->{content};
         $threads_of = threads_of($worker);
@@ -110,7 +124,7 @@ for my $case ([10, '10'], [19, '19'], [19, undef]) {
     my $http = defined $value ? "$name;" : '';
 
     my ($worker, $threads, $master_nice, $log) =
-        run_jobs(http => $http, jobs => 1);
+        run_jobs(http => $http, jobs => 1, b => $Long);
     my ($loop, $pool) = split_threads($worker, $threads);
 
     is(scalar @$pool, 1, "$name: the worker has one pool thread");
@@ -119,9 +133,26 @@ for my $case ([10, '10'], [19, '19'], [19, undef]) {
     unlike($log, qr/\[(warn|error|alert|crit)\]/, "$name: nothing logged");
 }
 
+# tiny jobs leave the thread at the worker's priority; the first long one
+# lowers it
+{
+    my $before;
+    my ($worker, $threads, $master_nice, $log) =
+        run_jobs(jobs => 20, then => [$Long],
+                 before_then => sub { $before = shift });
+    my (undef, $tiny) = split_threads($worker, $before);
+    my ($loop, $pool) = split_threads($worker, $threads);
+
+    is_deeply([map { $_->[0] } @$tiny], [$master_nice],
+              'tiny jobs: the pool thread kept the worker\'s nice value');
+    is($pool->[0][0], 19, 'then a long job: it computed at nice 19');
+    is($loop->[0], $master_nice, 'the event loop kept its nice value');
+}
+
 {
     my ($worker, $threads, $master_nice, $log) =
-        run_jobs(http => 'async_primes_compute_priority idle;', jobs => 1);
+        run_jobs(http => 'async_primes_compute_priority idle;', jobs => 1,
+                 b => $Long);
     my ($loop, $pool) = split_threads($worker, $threads);
 
     is($pool->[0][1], 5, 'idle: the pool thread is SCHED_IDLE');
@@ -131,7 +162,8 @@ for my $case ([10, '10'], [19, '19'], [19, undef]) {
 
 {
     my ($worker, $threads, $master_nice, $log) =
-        run_jobs(http => 'async_primes_compute_priority off;', jobs => 1);
+        run_jobs(http => 'async_primes_compute_priority off;', jobs => 1,
+                 b => $Long);
     my ($loop, $pool) = split_threads($worker, $threads);
 
     is($pool->[0][0], $master_nice, 'off: the pool thread kept its nice value');
@@ -152,7 +184,7 @@ SKIP: {
     my ($worker, $threads, $master_nice, $log) =
         run_jobs(main => 'worker_priority 5;',
                  http => 'async_primes_compute_priority 2;',
-                 threads => 2, jobs => 8);
+                 threads => 2, jobs => 8, b => $Long);
     my ($loop, $pool) = split_threads($worker, $threads);
 
     is($loop->[0], 5, 'a worker at nice 5');
