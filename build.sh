@@ -84,10 +84,11 @@ build_module() {
 
     flags="-g -O2 -Wall -Werror $(sanitize_flags)"
     tree=$BUILD/nginx
-    stamp="$src|$flags|$(cksum <"$ROOT/config")"
+    stamp="$src|$flags|$(cat "$ROOT/config" "$ROOT"/ngx_async_primes_module/lua/*.lua | cksum)"
 
-    # configure once per source tree, flags and addon script, in a copy:
-    # the tree may be read-only (Debian's) and must stay clean
+    # configure once per source tree, flags, addon script and Lua scripts
+    # (configure makes them C strings), in a copy: the tree may be
+    # read-only (Debian's) and must stay clean
     if [ ! -f "$tree/objs/Makefile" ] \
         || [ "$(cat "$BUILD/.stamp" 2>/dev/null)" != "$stamp" ]
     then

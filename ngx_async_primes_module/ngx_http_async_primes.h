@@ -72,6 +72,22 @@ typedef struct ngx_http_async_primes_redis_s  ngx_http_async_primes_redis_t;
 typedef struct ngx_http_async_primes_cmd_s    ngx_http_async_primes_cmd_t;
 
 
+/* a Lua script of the store (lua/<name>.lua), called by its SHA1 */
+typedef struct {
+    const char                         *name;
+    const char                         *text;
+    size_t                              len;
+    u_char                              sha1[40];
+} ngx_http_async_primes_script_t;
+
+
+/* the scripts, in ngx_http_async_primes_scripts[] */
+#define NGX_HTTP_ASYNC_PRIMES_SCRIPT_SUBMIT    0
+#define NGX_HTTP_ASYNC_PRIMES_SCRIPT_RENEW     1
+#define NGX_HTTP_ASYNC_PRIMES_SCRIPT_TAKEOVER  2
+#define NGX_HTTP_ASYNC_PRIMES_SCRIPT_FINAL     3
+
+
 struct ngx_http_async_primes_cmd_s {
     ngx_queue_t                         queue;
     ngx_msec_t                          deadline;
@@ -94,6 +110,9 @@ struct ngx_http_async_primes_redis_s {
     ngx_str_t                           user;     /* of AUTH, or empty */
     ngx_str_t                           password; /* no AUTH if empty */
     ngx_int_t                           database; /* SELECT unless 0 */
+
+    /* loaded in each handshake; the list ends with a NULL name */
+    ngx_http_async_primes_script_t     *scripts;
 
     ngx_event_t                         timer;    /* connect, commands */
     ngx_event_t                         reconnect;
@@ -239,6 +258,24 @@ ngx_int_t ngx_http_async_primes_redis_command(
     ngx_http_async_primes_cmd_t **cmdp, int argc, const char **argv,
     const size_t *argvlen);
 
+/* store */
+void ngx_http_async_primes_store_init(ngx_http_async_primes_redis_t *redis);
+ngx_int_t ngx_http_async_primes_store_submit(ngx_http_async_primes_job_t *job,
+    ngx_http_async_primes_redis_handler_pt handler);
+ngx_int_t ngx_http_async_primes_store_delete(ngx_http_async_primes_job_t *job,
+    ngx_http_async_primes_redis_handler_pt handler);
+ngx_int_t ngx_http_async_primes_store_renew(ngx_http_async_primes_job_t *job,
+    ngx_uint_t permille, ngx_http_async_primes_redis_handler_pt handler);
+ngx_int_t ngx_http_async_primes_store_takeover(
+    ngx_http_async_primes_job_t *job,
+    ngx_http_async_primes_redis_handler_pt handler);
+ngx_int_t ngx_http_async_primes_store_final(ngx_http_async_primes_job_t *job,
+    ngx_uint_t plain, ngx_http_async_primes_redis_handler_pt handler);
+ngx_int_t ngx_http_async_primes_store_get(
+    ngx_http_async_primes_main_conf_t *amcf, const u_char *id,
+    ngx_http_async_primes_redis_handler_pt handler, void *data,
+    ngx_http_async_primes_cmd_t **cmdp);
+
 /* adapter */
 ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
     ngx_log_t *log);
@@ -251,8 +288,6 @@ void ngx_http_async_primes_job_takeover(ngx_http_request_t *r,
 void ngx_http_async_primes_jobs_abandon(
     ngx_http_async_primes_main_conf_t *amcf);
 void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);
-size_t ngx_http_async_primes_key(u_char *dst,
-    ngx_http_async_primes_main_conf_t *amcf, const u_char *id);
 uint64_t ngx_http_async_primes_now(void);
 void ngx_http_async_primes_shutdown(void);
 
@@ -282,11 +317,6 @@ ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
 /* module */
 void ngx_http_async_primes_thread_priority(
     ngx_http_async_primes_main_conf_t *amcf, ngx_log_t *log);
-
-
-#define NGX_HTTP_ASYNC_PRIMES_KEY_LEN                                        \
-    (NGX_HTTP_ASYNC_PRIMES_PREFIX_MAX + sizeof(NGX_HTTP_ASYNC_PRIMES_KEY_KIND)\
-     - 1 + NGX_ASYNC_PRIMES_ID_LEN)
 
 
 #endif /* _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_ */

@@ -377,13 +377,10 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
 {
     ngx_int_t                           rc;
     ngx_str_t                           doc;
-    const char                         *argv[2];
-    size_t                              argvlen[2];
     ngx_pool_cleanup_t                 *cln;
     ngx_http_async_primes_cmd_t        *cmd;
     ngx_http_async_primes_ctx_t        *ctx;
     ngx_http_async_primes_main_conf_t  *amcf;
-    u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
 
     rc = ngx_http_discard_request_body(r);
 
@@ -427,14 +424,9 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, amcf, id->data);
-
-    rc = ngx_http_async_primes_redis_command(&amcf->redis,
-                                             ngx_http_async_primes_polled,
-                                             r, &cmd, 2, argv, argvlen);
+    rc = ngx_http_async_primes_store_get(amcf, id->data,
+                                         ngx_http_async_primes_polled, r,
+                                         &cmd);
     if (rc != NGX_OK) {
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,

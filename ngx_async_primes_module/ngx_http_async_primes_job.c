@@ -32,97 +32,10 @@
 #define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
 
 
-/*
- * KEYS[1] is the record, ARGV[1] the owner's token.  The lease ends at
- * Redis's own clock plus ARGV[2] ms; ARGV[3] is the record's TTL and
- * ARGV[4] the record after its lease (ngx_async_primes_record_tail()).
- * The renewal answers 1, 2 if it had to store the record again (a Redis
- * that restarted empty), 0 if the job has ended, -1 if another worker
- * holds it.
- */
-static const char  ngx_http_async_primes_renew_script[] =
-    "local v = redis.call('GET', KEYS[1]) "
-    "local r = 2 "
-    "if v then "
-        "if string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
-        "if string.match(v, '^ap1 (%S+) ') ~= ARGV[1] then return -1 end "
-        "r = 1 "
-    "end "
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-    "redis.call('SET', KEYS[1], 'ap1 ' .. ARGV[1] .. ' ' "
-        ".. string.format('%.0f', now + tonumber(ARGV[2])) .. ARGV[4], "
-        "'PX', ARGV[3]) "
-    "return r";
-
-/* the same arguments; 1 if the lease had expired and is now ARGV[1]'s */
-static const char  ngx_http_async_primes_takeover_script[] =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if not v or string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
-    "local held = tonumber(string.match(v, '^ap1 %S+ (%d+) ')) "
-    "local t = redis.call('TIME') "
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-    "if held == nil or held > now then return 0 end "
-    "redis.call('SET', KEYS[1], 'ap1 ' .. ARGV[1] .. ' ' "
-        ".. string.format('%.0f', now + tonumber(ARGV[2])) .. ARGV[4], "
-        "'PX', ARGV[3]) "
-    "return 1";
-
-/*
- * ARGV[2] is the final record and ARGV[3] its TTL: 1 if written, 0 if the
- * record is final already, -1 if another worker holds the job.  With reuse,
- * KEYS[2] keeps the sum ARGV[4] of the range for as long.
- */
-static const char  ngx_http_async_primes_final_script[] =
-    "local v = redis.call('GET', KEYS[1]) "
-    "if v then "
-        "if string.sub(v, 1, 4) ~= 'ap1 ' then return 0 end "
-        "if string.match(v, '^ap1 (%S+) ') ~= ARGV[1] then return -1 end "
-    "end "
-    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
-    "if KEYS[2] then redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3]) end "
-    "return 1";
-
-/*
- * A submit with an Idempotency-Key, or in a location that reuses results.
- * KEYS[1] is the new record, then the key's record ("i" in ARGV[5]) and
- * the range's stored sum ("r").  ARGV[1] is the record, ARGV[2] the TTL,
- * ARGV[3] what the key keeps ("<requestId> <a> <b>"), ARGV[4] the new id.
- * Answers {0} once stored, {1, kept} if the key was used before, {2, sum}
- * if the sum was known: the new record is then stored final.
- */
-static const char  ngx_http_async_primes_submit_script[] =
-    "local n, idem, known = 2 "
-    "if string.find(ARGV[5], 'i', 1, true) then idem = KEYS[n] n = n + 1 end "
-    "if string.find(ARGV[5], 'r', 1, true) then known = KEYS[n] end "
-    "if idem then "
-        "local kept = redis.call('GET', idem) "
-        "if kept then return {1, kept} end "
-    "end "
-    "local sum = known and redis.call('GET', known) "
-    "if sum then "
-        "redis.call('SET', KEYS[1], '{\"requestId\":\"' .. ARGV[4] "
-            ".. '\",\"status\":\"FINISHED\",\"payload\":\"' .. sum "
-            ".. '\"}\\n', 'PX', ARGV[2]) "
-    "else "
-        "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
-    "end "
-    "if idem then redis.call('SET', idem, ARGV[3], 'PX', ARGV[2]) end "
-    "if sum then return {2, sum} end "
-    "return {0}";
-
-
 static ngx_http_async_primes_job_t *ngx_http_async_primes_job_create(
     ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_loc_conf_t *alcf, ngx_log_t *log, uint64_t a,
     uint64_t b, ngx_str_t *idem);
-static size_t ngx_http_async_primes_key_of(u_char *dst,
-    ngx_http_async_primes_main_conf_t *amcf, const char *kind,
-    const u_char *name, size_t len);
-static size_t ngx_http_async_primes_idem_key(u_char *dst,
-    ngx_http_async_primes_job_t *job);
-static size_t ngx_http_async_primes_sum_key(u_char *dst,
-    ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
     redisReply *reply);
 static void ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
@@ -153,13 +66,8 @@ static ngx_msec_t ngx_http_async_primes_job_tick(
     ngx_http_async_primes_job_t *job);
 static ngx_uint_t ngx_http_async_primes_job_progress(
     ngx_http_async_primes_job_t *job);
-static ngx_int_t ngx_http_async_primes_job_lease(
-    ngx_http_async_primes_job_t *job, const char *script,
-    ngx_http_async_primes_redis_handler_pt handler);
-static ngx_int_t ngx_http_async_primes_job_command(
-    ngx_http_async_primes_job_t *job,
-    ngx_http_async_primes_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen);
+static ngx_int_t ngx_http_async_primes_job_sent(
+    ngx_http_async_primes_job_t *job, ngx_int_t rc);
 static void ngx_http_async_primes_job_none(void *data, redisReply *reply);
 static ngx_uint_t ngx_http_async_primes_job_replied(
     ngx_http_async_primes_job_t *job);
@@ -167,33 +75,6 @@ static void ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_release(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job);
-
-
-size_t
-ngx_http_async_primes_key(u_char *dst,
-    ngx_http_async_primes_main_conf_t *amcf, const u_char *id)
-{
-    return ngx_http_async_primes_key_of(dst, amcf,
-                                        NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                        id, NGX_ASYNC_PRIMES_ID_LEN);
-}
-
-
-/* "<prefix><kind><name>": every key of the module */
-
-static size_t
-ngx_http_async_primes_key_of(u_char *dst,
-    ngx_http_async_primes_main_conf_t *amcf, const char *kind,
-    const u_char *name, size_t len)
-{
-    u_char  *p;
-
-    p = ngx_cpymem(dst, amcf->key_prefix.data, amcf->key_prefix.len);
-    p = ngx_cpymem(p, kind, ngx_strlen(kind));
-    p = ngx_cpymem(p, name, len);
-
-    return p - dst;
-}
 
 
 /* the wall clock in ms: leases and expected ends are compared across hosts */
@@ -221,23 +102,6 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     ngx_http_async_primes_job_t        *job;
     ngx_http_async_primes_loc_conf_t   *alcf;
     ngx_http_async_primes_main_conf_t  *amcf;
-    int                                 argc;
-    u_char                             *p;
-    size_t                              record_len, ttl_len;
-    const char                         *argv[10];
-    size_t                              argvlen[10];
-    u_char                              key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-    u_char                              ttl[NGX_INT_T_LEN];
-    u_char                              stored[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
-    u_char                    value[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
-                                    + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
-    u_char                    idem_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
-                                       + NGX_HTTP_ASYNC_PRIMES_IDEM_MAX];
-    u_char                    sum_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
-                                      + 2 * NGX_INT64_LEN];
-    u_char                    kept[NGX_ASYNC_PRIMES_ID_LEN
-                                   + 2 * NGX_INT64_LEN + 2];
-    u_char                    keys[2];
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
@@ -275,8 +139,6 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job->reuse = alcf->reuse;
-
     if (ngx_async_primes_id_generate(job->id) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "async_primes: RAND_bytes() failed");
@@ -307,78 +169,10 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
 
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_STORING;
 
-    /*
-     * A plain SET: the record is new, so nobody else can hold it.  Its
-     * first lease is by this host's clock; renewals use Redis's.
-     */
+    rc = ngx_http_async_primes_job_sent(job,
+                 ngx_http_async_primes_store_submit(job,
+                                            ngx_http_async_primes_job_stored));
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, amcf, job->id);
-    len = ngx_async_primes_json_progress(stored, job->id,
-                                         NGX_ASYNC_PRIMES_ID_LEN, 0);
-
-    argv[2] = (const char *) value;
-    argvlen[2] = ngx_async_primes_record_write(value, job->owner,
-                                       NGX_ASYNC_PRIMES_ID_LEN,
-                                       ngx_http_async_primes_now()
-                                       + job->lease,
-                                       job->a, job->b, job->eta, stored, len);
-    argv[3] = "PX";
-    argvlen[3] = 2;
-    argv[4] = (const char *) ttl;
-    argvlen[4] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
-    argc = 5;
-
-    if (job->idem.len || job->reuse) {
-
-        /* the same record and TTL, with what the script needs around them */
-        record_len = argvlen[2];
-        ttl_len = argvlen[4];
-
-        argv[0] = "EVAL";
-        argvlen[0] = 4;
-        argv[1] = ngx_http_async_primes_submit_script;
-        argvlen[1] = sizeof(ngx_http_async_primes_submit_script) - 1;
-        argv[3] = (const char *) key;
-        argvlen[3] = ngx_http_async_primes_key(key, amcf, job->id);
-        argc = 4;
-        p = keys;
-
-        if (job->idem.len) {
-            argv[argc] = (const char *) idem_key;
-            argvlen[argc++] = ngx_http_async_primes_idem_key(idem_key, job);
-            *p++ = 'i';
-        }
-
-        if (job->reuse) {
-            argv[argc] = (const char *) sum_key;
-            argvlen[argc++] = ngx_http_async_primes_sum_key(sum_key, job);
-            *p++ = 'r';
-        }
-
-        argv[2] = (argc == 4) ? "1" : (argc == 5) ? "2" : "3";
-        argvlen[2] = 1;
-
-        argv[argc] = (const char *) value;
-        argvlen[argc++] = record_len;
-        argv[argc] = (const char *) ttl;
-        argvlen[argc++] = ttl_len;
-        argv[argc] = (const char *) kept;
-        argvlen[argc++] = ngx_sprintf(kept, "%*s %uL %uL",
-                                      (size_t) NGX_ASYNC_PRIMES_ID_LEN,
-                                      job->id, job->a, job->b)
-                          - kept;
-        argv[argc] = (const char *) job->id;
-        argvlen[argc++] = NGX_ASYNC_PRIMES_ID_LEN;
-        argv[argc] = (const char *) keys;
-        argvlen[argc++] = p - keys;
-    }
-
-    rc = ngx_http_async_primes_job_command(job,
-                                           ngx_http_async_primes_job_stored,
-                                           argc, argv, argvlen);
     if (rc != NGX_OK) {
         ngx_http_async_primes_job_finish(job);
         return ngx_http_async_primes_send_error(r,
@@ -451,9 +245,9 @@ ngx_http_async_primes_job_takeover(ngx_http_request_t *r, const u_char *id,
 
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_TAKING;
 
-    if (ngx_http_async_primes_job_lease(job,
-                                    ngx_http_async_primes_takeover_script,
-                                    ngx_http_async_primes_job_taken)
+    if (ngx_http_async_primes_job_sent(job,
+                  ngx_http_async_primes_store_takeover(job,
+                                             ngx_http_async_primes_job_taken))
         != NGX_OK)
     {
         ngx_http_async_primes_job_finish(job);
@@ -535,6 +329,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     job->a = a;
     job->b = b;
     job->ttl = alcf->ttl;
+    job->reuse = alcf->reuse;
     job->lease = alcf->job_lease;
     job->leased = ngx_current_msec;
     job->eta = ngx_http_async_primes_now() + cost / 1000;
@@ -773,29 +568,6 @@ ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
 }
 
 
-static size_t
-ngx_http_async_primes_idem_key(u_char *dst, ngx_http_async_primes_job_t *job)
-{
-    return ngx_http_async_primes_key_of(dst, job->amcf,
-                                        NGX_HTTP_ASYNC_PRIMES_IDEM_KIND,
-                                        job->idem.data, job->idem.len);
-}
-
-
-static size_t
-ngx_http_async_primes_sum_key(u_char *dst, ngx_http_async_primes_job_t *job)
-{
-    u_char  range[2 * NGX_INT64_LEN + 1];
-
-    return ngx_http_async_primes_key_of(dst, job->amcf,
-                                        NGX_HTTP_ASYNC_PRIMES_SUM_KIND,
-                                        range,
-                                        ngx_sprintf(range, "%uL:%uL",
-                                                    job->a, job->b)
-                                        - range);
-}
-
-
 static void
 ngx_http_async_primes_job_taken(void *data, redisReply *reply)
 {
@@ -856,27 +628,9 @@ ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
 static void
 ngx_http_async_primes_job_delete(ngx_http_async_primes_job_t *job)
 {
-    int          argc;
-    const char  *argv[3];
-    size_t       argvlen[3];
-    u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-    u_char       idem_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN
-                          + NGX_HTTP_ASYNC_PRIMES_IDEM_MAX];
-
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key;
-    argvlen[1] = ngx_http_async_primes_key(key, job->amcf, job->id);
-    argc = 2;
-
-    /* a retry with the key must not find a job nobody computes */
-    if (job->idem.len) {
-        argv[2] = (const char *) idem_key;
-        argvlen[2] = ngx_http_async_primes_idem_key(idem_key, job);
-        argc = 3;
-    }
-
-    (void) ngx_http_async_primes_job_command(job, NULL, argc, argv, argvlen);
+    (void) ngx_http_async_primes_job_sent(job,
+                 ngx_http_async_primes_store_delete(job,
+                                            ngx_http_async_primes_job_none));
 }
 
 
@@ -1122,9 +876,10 @@ ngx_http_async_primes_job_refresh(ngx_event_t *ev)
     ngx_http_async_primes_job_t  *job = ev->data;
 
     /* a failure is retried on the next tick */
-    (void) ngx_http_async_primes_job_lease(job,
-                                         ngx_http_async_primes_renew_script,
-                                         ngx_http_async_primes_job_refreshed);
+    (void) ngx_http_async_primes_job_sent(job,
+                 ngx_http_async_primes_store_renew(job,
+                                     ngx_http_async_primes_job_progress(job),
+                                     ngx_http_async_primes_job_refreshed));
 
     ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 }
@@ -1191,39 +946,18 @@ ngx_http_async_primes_job_refreshed(void *data, redisReply *reply)
 static void
 ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job)
 {
-    ngx_int_t    rc;
-    const char  *argv[5];
-    size_t       argvlen[5];
-    u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-    u_char       ttl[NGX_INT_T_LEN];
+    ngx_uint_t  plain;
 
     job->written = ngx_current_msec;
 
-    if (!job->reuse
-        && (ngx_msec_t) (ngx_current_msec - job->leased) < job->lease / 2)
+    plain = !job->reuse
+            && (ngx_msec_t) (ngx_current_msec - job->leased) < job->lease / 2;
+
+    if (ngx_http_async_primes_job_sent(job,
+                  ngx_http_async_primes_store_final(job, plain,
+                                            ngx_http_async_primes_job_written))
+        == NGX_OK)
     {
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (const char *) key;
-        argvlen[1] = ngx_http_async_primes_key(key, job->amcf, job->id);
-        argv[2] = (const char *) job->doc;
-        argvlen[2] = job->doc_len;
-        argv[3] = "PX";
-        argvlen[3] = 2;
-        argv[4] = (const char *) ttl;
-        argvlen[4] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
-
-        rc = ngx_http_async_primes_job_command(job,
-                                            ngx_http_async_primes_job_written,
-                                            5, argv, argvlen);
-
-    } else {
-        rc = ngx_http_async_primes_job_lease(job,
-                                        ngx_http_async_primes_final_script,
-                                        ngx_http_async_primes_job_written);
-    }
-
-    if (rc == NGX_OK) {
         return;
     }
 
@@ -1308,83 +1042,6 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
 }
 
 
-/*
- * Runs one of the lease scripts on the job's record: the takeover and the
- * renewal with the record in progress, the final write with job->doc.
- */
-
-static ngx_int_t
-ngx_http_async_primes_job_lease(ngx_http_async_primes_job_t *job,
-    const char *script, ngx_http_async_primes_redis_handler_pt handler)
-{
-    size_t       len;
-    ngx_uint_t   permille;
-    const char  *argv[9];
-    size_t       argvlen[9];
-    u_char       key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN];
-    u_char       sum_key[NGX_HTTP_ASYNC_PRIMES_KEY_LEN + 2 * NGX_INT64_LEN];
-    u_char       lease[NGX_INT_T_LEN];
-    u_char       ttl[NGX_INT_T_LEN];
-    u_char       doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
-    u_char       tail[NGX_ASYNC_PRIMES_RECORD_HEADER_MAX
-                      + NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
-
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = ngx_strlen(script);
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = ngx_http_async_primes_key(key, job->amcf, job->id);
-    argv[4] = (const char *) job->owner;
-    argvlen[4] = NGX_ASYNC_PRIMES_ID_LEN;
-
-    if (script == ngx_http_async_primes_final_script) {
-        argv[5] = (const char *) job->doc;
-        argvlen[5] = job->doc_len;
-        argv[6] = (const char *) ttl;
-        argvlen[6] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
-
-        if (!job->reuse || job->payload_len == 0) {
-            return ngx_http_async_primes_job_command(job, handler, 7, argv,
-                                                     argvlen);
-        }
-
-        /* the sum is kept for the next submit of the same range */
-        argv[2] = "2";
-        argv[4] = (const char *) sum_key;
-        argvlen[4] = ngx_http_async_primes_sum_key(sum_key, job);
-        argv[5] = (const char *) job->owner;
-        argvlen[5] = NGX_ASYNC_PRIMES_ID_LEN;
-        argv[6] = (const char *) job->doc;
-        argvlen[6] = job->doc_len;
-        argv[7] = (const char *) ttl;
-        argvlen[7] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
-        argv[8] = (const char *) job->payload;
-        argvlen[8] = job->payload_len;
-
-        return ngx_http_async_primes_job_command(job, handler, 9, argv,
-                                                 argvlen);
-    }
-
-    permille = ngx_http_async_primes_job_progress(job);
-
-    len = ngx_async_primes_json_progress(doc, job->id,
-                                         NGX_ASYNC_PRIMES_ID_LEN, permille);
-
-    argv[5] = (const char *) lease;
-    argvlen[5] = ngx_sprintf(lease, "%M", job->lease) - lease;
-    argv[6] = (const char *) ttl;
-    argvlen[6] = ngx_sprintf(ttl, "%M", job->ttl) - ttl;
-    argv[7] = (const char *) tail;
-    argvlen[7] = ngx_async_primes_record_tail(tail, job->a, job->b, job->eta,
-                                              doc, len);
-
-    return ngx_http_async_primes_job_command(job, handler, 8, argv, argvlen);
-}
-
-
 /* renewals publish the progress too, so they come at least once a second */
 
 static ngx_msec_t
@@ -1431,16 +1088,9 @@ ngx_http_async_primes_job_progress(ngx_http_async_primes_job_t *job)
  */
 
 static ngx_int_t
-ngx_http_async_primes_job_command(ngx_http_async_primes_job_t *job,
-    ngx_http_async_primes_redis_handler_pt handler, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_async_primes_job_sent(ngx_http_async_primes_job_t *job,
+    ngx_int_t rc)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_async_primes_redis_command(&job->amcf->redis,
-                                     handler ? handler
-                                             : ngx_http_async_primes_job_none,
-                                     job, NULL, argc, argv, argvlen);
     if (rc == NGX_OK) {
         job->commands++;
     }

@@ -947,6 +947,8 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_async_primes_store_init(&amcf->redis);
+
     return ngx_http_async_primes_redis_init(&amcf->redis, cycle->log);
 }
 

@@ -14,7 +14,7 @@
  * timeout); while there is none at all they fail at once.
  *
  * A connection is ready once Redis has answered its handshake: AUTH and
- * SELECT when configured, then PING.  An error reply to any of them is a
+ * SELECT when configured, SCRIPT LOAD of the store's scripts, then PING.  An error reply to any of them is a
  * failed connection like any other, so that the commands queued behind
  * the handshake fail at once instead of running unauthenticated or in the
  * wrong database.
@@ -201,7 +201,8 @@ static ngx_int_t
 ngx_http_async_primes_redis_send_handshake(
     ngx_http_async_primes_redis_t *redis, redisAsyncContext *ac)
 {
-    int  rc;
+    int                              rc;
+    ngx_http_async_primes_script_t  *script;
 
     if (redis->password.len) {
         if (redis->user.len) {
@@ -224,6 +225,16 @@ ngx_http_async_primes_redis_send_handshake(
     if (redis->database) {
         rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake,
                                "SELECT", "SELECT %d", (int) redis->database);
+        if (rc != REDIS_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* the scripts, so that commands may call them by their SHA1 */
+    for (script = redis->scripts; script && script->name; script++) {
+        rc = redisAsyncCommand(ac, ngx_http_async_primes_redis_handshake,
+                               "SCRIPT LOAD", "SCRIPT LOAD %b",
+                               script->text, script->len);
         if (rc != REDIS_OK) {
             return NGX_ERROR;
         }

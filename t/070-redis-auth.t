@@ -18,8 +18,8 @@ no_shuffle();
 # Blocks that need Redis to answer give it 5 s: the machine may be busy.
 $ENV{TEST_NGINX_AUTH_REDIS_PORT} ||= ap_free_port();
 
-our $AclUser = [qw(on ~async_primes:* +get +set +del +eval +time +ping
-                   +select)];
+our $AclUser = [qw(on ~async_primes:* +get +set +del +eval +evalsha
+                   +script|load +time +ping +select)];
 
 ap_start_redis($ENV{TEST_NGINX_AUTH_REDIS_PORT},
                '--requirepass', 'admin-secret');
@@ -266,7 +266,7 @@ refused SELECT: ERR DB index is out of range, retrying in the background
 
 
 
-=== TEST 8: Redis wants a password and none is configured: PING refused
+=== TEST 8: Redis wants a password and none is configured: SCRIPT LOAD refused
 --- http_config
     async_primes_redis 127.0.0.1:$TEST_NGINX_AUTH_REDIS_PORT;
 --- request
@@ -276,4 +276,4 @@ POST /sumPrime
 --- response_headers
 Retry-After: 1
 --- error_log
-refused PING: NOAUTH Authentication required, retrying in the background
+refused SCRIPT LOAD: NOAUTH Authentication required, retrying in the background
