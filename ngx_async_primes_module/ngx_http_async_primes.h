@@ -68,6 +68,11 @@ typedef void (*ngx_http_async_primes_redis_handler_pt)(void *data,
     redisReply *reply);
 
 
+/* NGINX has closed the connection of the context */
+typedef void (*ngx_http_async_primes_adapter_closed_pt)(
+    redisAsyncContext *ac);
+
+
 typedef struct ngx_http_async_primes_redis_s  ngx_http_async_primes_redis_t;
 typedef struct ngx_http_async_primes_cmd_s    ngx_http_async_primes_cmd_t;
 
@@ -139,6 +144,7 @@ typedef struct {
     ngx_uint_t                          njobs;
     ngx_int_t                           compute_priority;
     ngx_shm_zone_t                     *cache;    /* or NULL */
+    ngx_connection_t                   *shutdown; /* see module.c */
 } ngx_http_async_primes_main_conf_t;
 
 
@@ -278,7 +284,7 @@ ngx_int_t ngx_http_async_primes_store_get(
 
 /* adapter */
 ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_http_async_primes_adapter_closed_pt closed);
 
 /* jobs */
 ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
@@ -289,7 +295,6 @@ void ngx_http_async_primes_jobs_abandon(
     ngx_http_async_primes_main_conf_t *amcf);
 void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);
 uint64_t ngx_http_async_primes_now(void);
-void ngx_http_async_primes_shutdown(void);
 
 /* handler */
 ngx_int_t ngx_http_async_primes_handler(ngx_http_request_t *r);

@@ -8,11 +8,19 @@
  * Drives a hiredis async context with NGINX events: the hiredis socket is
  * wrapped in an ngx_connection_t whose read and write events call back
  * into hiredis.  The socket belongs to hiredis, which closes it: the
- * connection is released here without closing the descriptor again.
+ * connection is released here without closing the descriptor again.  When
+ * NGINX itself closes the connection (its worker_shutdown_timeout), the
+ * adapter tells the owner of the context through a callback.
  */
 
 
 #include "ngx_http_async_primes.h"
+
+
+typedef struct {
+    redisAsyncContext                        *context;
+    ngx_http_async_primes_adapter_closed_pt   closed;
+} ngx_http_async_primes_adapter_t;
 
 
 static void ngx_http_async_primes_adapter_read(ngx_event_t *ev);
@@ -29,21 +37,32 @@ static ngx_uint_t  ngx_http_async_primes_adapter_writing;
 
 
 ngx_int_t
-ngx_http_async_primes_adapter_attach(redisAsyncContext *ac, ngx_log_t *log)
+ngx_http_async_primes_adapter_attach(redisAsyncContext *ac, ngx_log_t *log,
+    ngx_http_async_primes_adapter_closed_pt closed)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t                 *c;
+    ngx_http_async_primes_adapter_t  *adapter;
 
     /* nothing may be attached twice */
     if (ac->ev.data != NULL) {
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, log);
-    if (c == NULL) {
+    adapter = ngx_alloc(sizeof(ngx_http_async_primes_adapter_t), log);
+    if (adapter == NULL) {
         return NGX_ERROR;
     }
 
-    c->data = ac;
+    c = ngx_get_connection(ac->c.fd, log);
+    if (c == NULL) {
+        ngx_free(adapter);
+        return NGX_ERROR;
+    }
+
+    adapter->context = ac;
+    adapter->closed = closed;
+
+    c->data = adapter;
     c->read->handler = ngx_http_async_primes_adapter_read;
     c->write->handler = ngx_http_async_primes_adapter_write;
     c->read->log = log;
@@ -63,34 +82,36 @@ ngx_http_async_primes_adapter_attach(redisAsyncContext *ac, ngx_log_t *log)
 static void
 ngx_http_async_primes_adapter_read(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t                 *c;
+    ngx_http_async_primes_adapter_t  *adapter;
 
     c = ev->data;
+    adapter = c->data;
 
-    /*
-     * Only NGINX's shutdown timer closes a connection it does not own:
-     * worker_shutdown_timeout has expired.
-     */
+    /* NGINX closes the connection: its owner is told, and frees it */
     if (c->close) {
-        ngx_http_async_primes_shutdown();
+        adapter->closed(adapter->context);
         return;
     }
 
     /* the context, and with it this connection, may be freed in here */
-    redisAsyncHandleRead(c->data);
+    redisAsyncHandleRead(adapter->context);
 }
 
 
 static void
 ngx_http_async_primes_adapter_write(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t                 *c;
+
+    ngx_http_async_primes_adapter_t  *adapter;
 
     c = ev->data;
+    adapter = c->data;
 
     ngx_http_async_primes_adapter_writing = 1;
 
-    redisAsyncHandleWrite(c->data);
+    redisAsyncHandleWrite(adapter->context);
 
     ngx_http_async_primes_adapter_writing = 0;
 }
@@ -141,9 +162,11 @@ ngx_http_async_primes_adapter_add_write(void *data)
 {
     ngx_connection_t  *c = data;
 
-    redisAsyncContext  *ac;
+    redisAsyncContext                *ac;
+    ngx_http_async_primes_adapter_t  *adapter;
 
-    ac = c->data;
+    adapter = c->data;
+    ac = adapter->context;
 
     if ((ac->c.flags & REDIS_CONNECTED)
         && !ngx_http_async_primes_adapter_writing
@@ -203,6 +226,7 @@ ngx_http_async_primes_adapter_cleanup(void *data)
         ngx_delete_posted_event(c->write);
     }
 
+    ngx_free(c->data);
     ngx_free_connection(c);
 
     /* hiredis closes the descriptor itself */

@@ -67,6 +67,9 @@ static char *ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post,
 static char *ngx_http_async_primes_compute_priority(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_async_primes_watch_shutdown(ngx_cycle_t *cycle,
+    ngx_http_async_primes_main_conf_t *amcf);
+static void ngx_http_async_primes_shutdown_handler(ngx_event_t *ev);
 
 
 static ngx_conf_post_handler_pt  ngx_http_async_primes_database_post =
@@ -947,9 +950,85 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_async_primes_watch_shutdown(cycle, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_async_primes_store_init(&amcf->redis);
 
     return ngx_http_async_primes_redis_init(&amcf->redis, cycle->log);
+}
+
+
+/*
+ * NGINX tells a module that worker_shutdown_timeout has expired only by
+ * closing the module's connections.  A worker keeps one connection that is
+ * never added to the event loop, on /dev/null, so that it is told even
+ * while it has no connection to Redis.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_watch_shutdown(ngx_cycle_t *cycle,
+    ngx_http_async_primes_main_conf_t *amcf)
+{
+    ngx_fd_t           fd;
+    ngx_connection_t  *c;
+
+    fd = ngx_open_file("/dev/null", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"/dev/null\" failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+
+    if (c == NULL) {
+        if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          ngx_close_file_n " \"/dev/null\" failed");
+        }
+
+        return NGX_ERROR;
+    }
+
+    c->data = amcf;
+    c->read->handler = ngx_http_async_primes_shutdown_handler;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+
+    amcf->shutdown = c;
+
+    return NGX_OK;
+}
+
+
+/*
+ * worker_shutdown_timeout has expired: the jobs stop, to be taken over by
+ * other workers once their leases run out, and Redis is given up, every
+ * waiting request answered.
+ */
+
+static void
+ngx_http_async_primes_shutdown_handler(ngx_event_t *ev)
+{
+    ngx_connection_t                   *c;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    c = ev->data;
+
+    if (!c->close) {
+        return;
+    }
+
+    amcf = c->data;
+
+    ngx_close_connection(c);
+    amcf->shutdown = NULL;
+
+    ngx_http_async_primes_jobs_abandon(amcf);
+    ngx_http_async_primes_redis_exit(&amcf->redis);
 }
 
 
@@ -971,19 +1050,11 @@ ngx_http_async_primes_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    if (amcf->shutdown) {
+        ngx_close_connection(amcf->shutdown);
+        amcf->shutdown = NULL;
+    }
+
     ngx_http_async_primes_redis_exit(&amcf->redis);
     ngx_http_async_primes_jobs_exit(amcf);
-}
-
-
-void
-ngx_http_async_primes_shutdown(void)
-{
-    ngx_http_async_primes_main_conf_t  *amcf;
-
-    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_async_primes_module);
-
-    ngx_http_async_primes_redis_exit(&amcf->redis);
-    ngx_http_async_primes_jobs_abandon(amcf);
 }

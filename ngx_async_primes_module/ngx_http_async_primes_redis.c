@@ -11,13 +11,14 @@
  * connection is torn down, hiredis fails every waiting command with a NULL
  * reply, and the connection is made again with backoff.  Commands issued
  * while a connection is being made wait in its pipeline (for at most the
- * timeout); while there is none at all they fail at once.
+ * timeout); while there is none at all they fail at once.  Every command's
+ * handler is called exactly once, with its reply or with NULL.
  *
  * A connection is ready once Redis has answered its handshake: AUTH and
- * SELECT when configured, SCRIPT LOAD of the store's scripts, then PING.  An error reply to any of them is a
- * failed connection like any other, so that the commands queued behind
- * the handshake fail at once instead of running unauthenticated or in the
- * wrong database.
+ * SELECT when configured, SCRIPT LOAD of the store's scripts, then PING.
+ * An error reply to any of them is a failed connection like any other, so
+ * that the commands queued behind the handshake fail at once instead of
+ * running unauthenticated, in the wrong database or without the scripts.
  */
 
 
@@ -28,6 +29,7 @@
 #define NGX_HTTP_ASYNC_PRIMES_BACKOFF_MAX  5000
 
 
+static void ngx_http_async_primes_redis_closed(redisAsyncContext *ac);
 static void ngx_http_async_primes_redis_connect(
     ngx_http_async_primes_redis_t *redis);
 static void ngx_http_async_primes_redis_connected(const redisAsyncContext *ac,
@@ -79,6 +81,8 @@ ngx_http_async_primes_redis_init(ngx_http_async_primes_redis_t *redis,
 void
 ngx_http_async_primes_redis_exit(ngx_http_async_primes_redis_t *redis)
 {
+    redisAsyncContext  *ac;
+
     redis->exiting = 1;
 
     if (redis->reconnect.timer_set) {
@@ -89,11 +93,28 @@ ngx_http_async_primes_redis_exit(ngx_http_async_primes_redis_t *redis)
         ngx_del_timer(&redis->timer);
     }
 
-    if (redis->ctx) {
-        /* fails every waiting command, then frees the context */
-        redisAsyncFree(redis->ctx);
+    ac = redis->ctx;
+
+    if (ac) {
+        /*
+         * Fails every waiting command, then frees the context; a handler
+         * that sends another command then finds no connection.
+         */
         redis->ctx = NULL;
+        redisAsyncFree(ac);
     }
+}
+
+
+/*
+ * NGINX closes a connection it does not own only when
+ * worker_shutdown_timeout has expired: Redis is given up.
+ */
+
+static void
+ngx_http_async_primes_redis_closed(redisAsyncContext *ac)
+{
+    ngx_http_async_primes_redis_exit(ac->data);
 }
 
 
@@ -121,7 +142,10 @@ ngx_http_async_primes_redis_connect(ngx_http_async_primes_redis_t *redis)
         return;
     }
 
-    if (ngx_http_async_primes_adapter_attach(ac, redis->log) != NGX_OK) {
+    if (ngx_http_async_primes_adapter_attach(ac, redis->log,
+                                         ngx_http_async_primes_redis_closed)
+        != NGX_OK)
+    {
         ngx_http_async_primes_redis_failed(redis, NULL, "no free connection");
         redisAsyncFree(ac);
         return;
@@ -440,6 +464,13 @@ ngx_http_async_primes_redis_command(ngx_http_async_primes_redis_t *redis,
 
     if (!redis->timer.timer_set) {
         ngx_http_async_primes_redis_set_timer(redis);
+
+    } else {
+        /*
+         * Behind a connect: a worker that shuts down gracefully waits for
+         * its handshake too, and answers the command either way.
+         */
+        redis->timer.cancelable = 0;
     }
 
     if (cmdp) {
@@ -462,11 +493,16 @@ ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
 
     ngx_queue_remove(&cmd->queue);
 
-    if (!redis->exiting) {
-        if (cmd->handler) {
-            cmd->handler(cmd->data, r);
-        }
+    /*
+     * Every handler is called once, with no reply when the connection is
+     * gone, also while the worker exits: a job counts its commands, and a
+     * poll's cleanup points at its command until the handler has run.
+     */
+    if (cmd->handler) {
+        cmd->handler(cmd->data, r);
+    }
 
+    if (!redis->exiting) {
         if (redis->timer.timer_set) {
             ngx_del_timer(&redis->timer);
         }
