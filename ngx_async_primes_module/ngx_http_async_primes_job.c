@@ -25,7 +25,6 @@
 #include "ngx_http_async_primes.h"
 
 
-#define NGX_HTTP_ASYNC_PRIMES_WRITE_RETRY  1000
 #define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
 
 /* a job's progress reaches its record at least this often */
@@ -894,7 +893,8 @@ ngx_http_async_primes_job_refreshed(void *data, redisReply *reply)
         return;
     }
 
-    if (job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING
+    if ((job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING
+         && job->state != NGX_HTTP_ASYNC_PRIMES_JOB_WRITING)
         || reply == NULL)
     {
         return;
@@ -920,7 +920,11 @@ ngx_http_async_primes_job_refreshed(void *data, redisReply *reply)
         return;
     }
 
-    if (reply->integer > 0) {
+    /* 0 while writing: the result has landed, its reply ends the job */
+    if (reply->integer > 0
+        || (reply->integer == 0
+            && job->state == NGX_HTTP_ASYNC_PRIMES_JOB_WRITING))
+    {
         return;
     }
 
@@ -980,15 +984,29 @@ ngx_http_async_primes_job_retry(ngx_http_async_primes_job_t *job)
     }
 
     if (!job->refresh.timer_set) {
-        ngx_add_timer(&job->refresh, NGX_HTTP_ASYNC_PRIMES_WRITE_RETRY);
+        ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
     }
 }
 
 
+/*
+ * The lease is renewed until the result lands, so that a write that Redis
+ * refuses or does not answer for a while is not overtaken by a takeover:
+ * the renewal goes first, and finds the record final if the write has
+ * landed meanwhile.
+ */
+
 static void
 ngx_http_async_primes_job_write_handler(ngx_event_t *ev)
 {
-    ngx_http_async_primes_job_write(ev->data);
+    ngx_http_async_primes_job_t  *job = ev->data;
+
+    (void) ngx_http_async_primes_job_sent(job,
+                 ngx_http_async_primes_store_renew(job,
+                                     ngx_http_async_primes_job_progress(job),
+                                     ngx_http_async_primes_job_refreshed));
+
+    ngx_http_async_primes_job_write(job);
 }
 
 

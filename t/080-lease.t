@@ -225,3 +225,55 @@ $block->set_value("response_body", finished($id));
 --- error_code: 200
 --- error_log
 taken over: the lease of the worker computing it had expired
+
+
+
+=== TEST 5: a result Redis refuses for longer than the lease keeps its lease, and lands once Redis takes it
+--- init
+package main;
+ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease', 'reset', 'on',
+         '>lease-secret', '~async_primes:job:*', '~async_primes:sum:*',
+         qw(+get +set +del +eval +evalsha +script|load +time +ping));
+my ($b_dir, $b) = ap_start_instance(
+    name => 'b',
+    http => "async_primes_lease 1s;\n"
+            . "    async_primes_redis_auth ap_lease lease-secret;",
+    location => 'async_primes_reuse on;');
+
+my $id = eval {
+    # a range whose sum no earlier run has kept, computed for seconds
+    my $id = ap_post_job($b, 1 + int(rand(1000)), $main::LongJob);
+
+    # B may still renew the job's lease, but not keep its sum: the final
+    # write is refused
+    ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease', 'resetkeys',
+             '~async_primes:job:*');
+    ap_wait_log($b_dir, qr/redis refused the result of job \Q$id\E/, 60);
+
+    # three leases long, polled here: an expired lease would be taken over
+    my $until = time + 3;
+    while (time < $until) {
+        ap_http('GET', "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}"
+                       . "/sumPrime/$id");
+        select(undef, undef, undef, 0.1);
+    }
+
+    ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease',
+             '~async_primes:sum:*');
+    ap_poll_until($b, $id, 'FINISHED', 10);
+
+    die "B dropped its result\n"
+        if ap_log_count($b_dir, qr/result of job \Q$id\E is dropped/);
+    $id;
+};
+my $err = $@;
+ap_stop_nginx($b_dir);
+ap_redis($main::Redis, 'ACL', 'DELUSER', 'ap_lease');
+die $err if $err;
+
+$block->set_value("request", "GET /sumPrime/$id");
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"\d+"\}$
+--- no_error_log
+taken over
+[error]
