@@ -134,6 +134,21 @@ struct ngx_http_async_primes_redis_s {
 };
 
 
+/*
+ * A thread pool as a worker sees it: how many of its tasks are in the pool,
+ * how many the pool took before it refused one (unset if none was
+ * refused), and the jobs whose parts wait for room, in order.
+ */
+typedef struct {
+    ngx_thread_pool_t                  *thread_pool;
+    ngx_str_t                           name;
+    ngx_uint_t                          tasks;
+    ngx_uint_t                          capacity;
+    ngx_queue_t                         waiting;
+    ngx_event_t                         retry;
+} ngx_http_async_primes_pool_t;
+
+
 typedef struct {
     ngx_http_async_primes_redis_t       redis;
     ngx_str_t                           redis_address;
@@ -145,12 +160,13 @@ typedef struct {
     ngx_int_t                           compute_priority;
     ngx_shm_zone_t                     *cache;    /* or NULL */
     ngx_connection_t                   *shutdown; /* see module.c */
+    ngx_array_t                         pools;    /* of pool pointers */
 } ngx_http_async_primes_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                          enable;
-    ngx_thread_pool_t                  *thread_pool;
+    ngx_http_async_primes_pool_t       *pool;
     ngx_msec_t                          ttl;
     ngx_msec_t                          lease;      /* as set, or unset */
     ngx_msec_t                          job_lease;  /* in effect */
@@ -221,7 +237,7 @@ struct ngx_http_async_primes_job_s {
     ngx_http_request_t                 *request;   /* until the 202 */
     ngx_pool_cleanup_t                 *cleanup;   /* in its pool */
     ngx_http_async_primes_main_conf_t  *amcf;
-    ngx_thread_pool_t                  *thread_pool;
+    ngx_http_async_primes_pool_t       *pool;
 
     /* refreshes the record while computing, retries the final write */
     ngx_event_t                         refresh;
@@ -241,8 +257,9 @@ struct ngx_http_async_primes_job_s {
     u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     size_t                              doc_len;
 
-    /* the parts not yet queued wait for room in the thread pool */
-    ngx_event_t                         post;
+    /* in the pool's queue while parts wait for room */
+    ngx_queue_t                         wait;
+    unsigned                            waiting:1;
 
     ngx_http_async_primes_part_t       *parts;
     ngx_uint_t                          nparts;
@@ -291,6 +308,8 @@ ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
     uint64_t a, uint64_t b, ngx_str_t *idem);
 void ngx_http_async_primes_job_takeover(ngx_http_request_t *r,
     const u_char *id, ngx_async_primes_record_t *rec);
+ngx_http_async_primes_pool_t *ngx_http_async_primes_pool_add(ngx_conf_t *cf,
+    ngx_str_t *name);
 void ngx_http_async_primes_jobs_abandon(
     ngx_http_async_primes_main_conf_t *amcf);
 void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);

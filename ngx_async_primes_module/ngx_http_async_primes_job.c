@@ -25,7 +25,8 @@
 #include "ngx_http_async_primes.h"
 
 
-#define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   100
+/* how often parts waiting for room try a pool full of others' tasks */
+#define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   1000
 
 /* a job's progress reaches its record at least this often */
 #define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
@@ -50,9 +51,18 @@ static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
     ngx_uint_t status, u_char *body, size_t len, const char *error);
 static ngx_uint_t ngx_http_async_primes_job_post(
     ngx_http_async_primes_job_t *job);
-static void ngx_http_async_primes_job_post_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_async_primes_job_post_parts(
+    ngx_http_async_primes_job_t *job, ngx_uint_t n);
+static void ngx_http_async_primes_job_wait(ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_unwait(
+    ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_pool_room(
+    ngx_http_async_primes_pool_t *pool);
+static void ngx_http_async_primes_pool_retry(ngx_event_t *ev);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
 static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
+static void ngx_http_async_primes_job_completed(
+    ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_refresh(ngx_event_t *ev);
 static void ngx_http_async_primes_job_refreshed(void *data,
@@ -74,6 +84,59 @@ static void ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_release(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job);
+
+
+/* the worker's view of a thread pool, one per pool however many use it */
+
+ngx_http_async_primes_pool_t *
+ngx_http_async_primes_pool_add(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                          i;
+    ngx_thread_pool_t                  *tp;
+    ngx_http_async_primes_pool_t       *pool, **pools;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    /* an undeclared pool fails "nginx -t" there, naming the line */
+    tp = ngx_thread_pool_add(cf, name);
+    if (tp == NULL) {
+        return NULL;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_async_primes_module);
+
+    pools = amcf->pools.elts;
+
+    for (i = 0; i < amcf->pools.nelts; i++) {
+        if (pools[i]->thread_pool == tp) {
+            return pools[i];
+        }
+    }
+
+    pool = ngx_pcalloc(cf->pool, sizeof(ngx_http_async_primes_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pools = ngx_array_push(&amcf->pools);
+    if (pools == NULL) {
+        return NULL;
+    }
+
+    *pools = pool;
+
+    pool->thread_pool = tp;
+    pool->name = *name;
+    pool->capacity = NGX_CONF_UNSET_UINT;
+    ngx_queue_init(&pool->waiting);
+
+    pool->retry.handler = ngx_http_async_primes_pool_retry;
+    pool->retry.data = pool;
+    pool->retry.log = cf->cycle->log;
+    pool->retry.cancelable = 1;
+
+    return pool;
+}
 
 
 /* the wall clock in ms: leases and expected ends are compared across hosts */
@@ -333,11 +396,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     job->leased = ngx_current_msec;
     job->eta = ngx_http_async_primes_now() + cost / 1000;
     job->amcf = amcf;
-    job->thread_pool = alcf->thread_pool;
-
-    job->post.data = job;
-    job->post.handler = ngx_http_async_primes_job_post_handler;
-    job->post.log = ngx_cycle->log;
+    job->pool = alcf->pool;
 
     job->refresh.data = job;
     job->refresh.handler = ngx_http_async_primes_job_refresh;
@@ -617,7 +676,7 @@ ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
     ngx_add_timer(&job->refresh, ngx_http_async_primes_job_tick(job));
 
     if (job->posted < job->nparts) {
-        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+        ngx_http_async_primes_job_wait(job);
     }
 }
 
@@ -709,29 +768,147 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
 static ngx_uint_t
 ngx_http_async_primes_job_post(ngx_http_async_primes_job_t *job)
 {
-    while (job->posted < job->nparts) {
-        if (ngx_thread_task_post(job->thread_pool,
-                                 &job->parts[job->posted].task)
-            != NGX_OK)
-        {
-            break;
-        }
-
-        job->posted++;
-    }
+    (void) ngx_http_async_primes_job_post_parts(job, job->nparts);
 
     return job->posted;
 }
 
 
-static void
-ngx_http_async_primes_job_post_handler(ngx_event_t *ev)
-{
-    ngx_http_async_primes_job_t  *job = ev->data;
+/*
+ * Posts at most n more parts; NGX_AGAIN once the pool has no room.
+ *
+ * NGINX logs every task its queue refuses, at error.  So the worker learns
+ * from a refusal how many of its tasks the pool holds (those queued and
+ * running, and those done whose completion has not been handled yet), and
+ * posts no more than that until one completes: NGINX is asked, and refuses,
+ * once per episode, not once per submit.  What was learned is forgotten
+ * once none of the worker's tasks is in the pool.
+ */
 
-    if (ngx_http_async_primes_job_post(job) < job->nparts) {
-        ngx_add_timer(&job->post, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+static ngx_int_t
+ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
+    ngx_uint_t n)
+{
+    ngx_http_async_primes_pool_t  *pool;
+
+    pool = job->pool;
+
+    for ( /* void */ ; n && job->posted < job->nparts; n--) {
+
+        if (pool->capacity != NGX_CONF_UNSET_UINT
+            && pool->tasks >= pool->capacity)
+        {
+            return NGX_AGAIN;
+        }
+
+        if (ngx_thread_task_post(pool->thread_pool,
+                                 &job->parts[job->posted].task)
+            != NGX_OK)
+        {
+            if (pool->capacity == NGX_CONF_UNSET_UINT) {
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "async_primes: thread pool \"%V\" is full "
+                              "with %ui tasks of this worker: submits get "
+                              "503 and parts wait until a task ends",
+                              &pool->name, pool->tasks);
+            }
+
+            pool->capacity = pool->tasks;
+
+            return NGX_AGAIN;
+        }
+
+        job->posted++;
+        pool->tasks++;
     }
+
+    return NGX_OK;
+}
+
+
+/* the job waits in its pool's queue to post the rest of its parts */
+
+static void
+ngx_http_async_primes_job_wait(ngx_http_async_primes_job_t *job)
+{
+    ngx_http_async_primes_pool_t  *pool;
+
+    if (job->waiting) {
+        return;
+    }
+
+    pool = job->pool;
+
+    job->waiting = 1;
+    ngx_queue_insert_tail(&pool->waiting, &job->wait);
+
+    /* with no task of this worker in the pool, no completion wakes it */
+    if (pool->tasks == 0 && !pool->retry.timer_set) {
+        ngx_add_timer(&pool->retry, NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+    }
+}
+
+
+static void
+ngx_http_async_primes_job_unwait(ngx_http_async_primes_job_t *job)
+{
+    if (job->waiting) {
+        job->waiting = 0;
+        ngx_queue_remove(&job->wait);
+    }
+}
+
+
+/*
+ * A task of this worker has left the pool: room for the parts of the jobs
+ * waiting, in order.
+ */
+
+static void
+ngx_http_async_primes_pool_room(ngx_http_async_primes_pool_t *pool)
+{
+    ngx_uint_t                    before;
+    ngx_queue_t                  *q;
+    ngx_http_async_primes_job_t  *job;
+
+    if (pool->tasks == 0) {
+        pool->capacity = NGX_CONF_UNSET_UINT;
+    }
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        job = ngx_queue_data(q, ngx_http_async_primes_job_t, wait);
+
+        before = job->posted;
+
+        if (ngx_http_async_primes_job_post_parts(job, job->nparts)
+            == NGX_OK)
+        {
+            ngx_http_async_primes_job_unwait(job);
+            continue;
+        }
+
+        if (job->posted == before && pool->tasks == 0) {
+            /* the pool is full of other modules' tasks: retried later */
+            if (!pool->retry.timer_set) {
+                ngx_add_timer(&pool->retry,
+                              NGX_HTTP_ASYNC_PRIMES_POST_RETRY);
+            }
+        }
+
+        break;
+    }
+}
+
+
+static void
+ngx_http_async_primes_pool_retry(ngx_event_t *ev)
+{
+    ngx_http_async_primes_pool_t  *pool = ev->data;
+
+    pool->capacity = NGX_CONF_UNSET_UINT;
+
+    ngx_http_async_primes_pool_room(pool);
 }
 
 
@@ -753,20 +930,34 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 static void
 ngx_http_async_primes_job_computed(ngx_event_t *ev)
 {
-    int                            rc;
-    size_t                         len;
-    ngx_uint_t                     i;
-    const char                    *error;
-    ngx_async_primes_status_e      status;
-    ngx_async_primes_uint128_t     sum;
     ngx_http_async_primes_job_t   *job;
+    ngx_http_async_primes_pool_t  *pool;
     ngx_http_async_primes_part_t  *part;
-    char                           payload[NGX_ASYNC_PRIMES_UINT128_LEN];
 
     part = ev->data;
     job = part->job;
+    pool = job->pool;
 
     job->computed++;
+    pool->tasks--;
+
+    ngx_http_async_primes_job_completed(job);
+
+    /* after the job's own parts: they may have ended it */
+    ngx_http_async_primes_pool_room(pool);
+}
+
+
+static void
+ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
+{
+    int                          rc;
+    size_t                       len;
+    ngx_uint_t                   i;
+    const char                  *error;
+    ngx_async_primes_status_e    status;
+    ngx_async_primes_uint128_t   sum;
+    char                         payload[NGX_ASYNC_PRIMES_UINT128_LEN];
 
     if (job->finished) {
         ngx_http_async_primes_job_release(job);
@@ -848,9 +1039,7 @@ ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job)
         ngx_del_timer(&job->refresh);
     }
 
-    if (job->post.timer_set) {
-        ngx_del_timer(&job->post);
-    }
+    ngx_http_async_primes_job_unwait(job);
 
     if (job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING) {
         ngx_http_async_primes_job_finish(job);
@@ -1154,9 +1343,7 @@ ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job)
         ngx_del_timer(&job->refresh);
     }
 
-    if (job->post.timer_set) {
-        ngx_del_timer(&job->post);
-    }
+    ngx_http_async_primes_job_unwait(job);
 
     ngx_http_async_primes_job_release(job);
 }
@@ -1253,9 +1440,7 @@ ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf)
             ngx_del_timer(&job->refresh);
         }
 
-        if (job->post.timer_set) {
-            ngx_del_timer(&job->post);
-        }
+        ngx_http_async_primes_job_unwait(job);
 
         ngx_http_async_primes_job_free(job);
     }

@@ -284,6 +284,13 @@ ngx_http_async_primes_create_main_conf(ngx_conf_t *cf)
     amcf->cache = NGX_CONF_UNSET_PTR;
     ngx_queue_init(&amcf->jobs);
 
+    if (ngx_array_init(&amcf->pools, cf->pool, 2,
+                       sizeof(ngx_http_async_primes_pool_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return amcf;
 }
 
@@ -329,7 +336,7 @@ ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     alcf->thread_pool = NULL;
+     *     alcf->pool = NULL;
      */
 
     alcf->enable = NGX_CONF_UNSET;
@@ -392,14 +399,14 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->max_number_set = prev->max_number_set;
     }
 
-    if (conf->thread_pool == NULL) {
-        conf->thread_pool = prev->thread_pool;
+    if (conf->pool == NULL) {
+        conf->pool = prev->pool;
     }
 
-    if (conf->enable && conf->thread_pool == NULL) {
-        conf->thread_pool = ngx_thread_pool_add(cf,
+    if (conf->enable && conf->pool == NULL) {
+        conf->pool = ngx_http_async_primes_pool_add(cf,
                                         &ngx_http_async_primes_default_pool);
-        if (conf->thread_pool == NULL) {
+        if (conf->pool == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -565,15 +572,14 @@ ngx_http_async_primes_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_str_t  *value;
 
-    if (alcf->thread_pool) {
+    if (alcf->pool) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    /* an undeclared pool fails "nginx -t" there, naming this line */
-    alcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
-    if (alcf->thread_pool == NULL) {
+    alcf->pool = ngx_http_async_primes_pool_add(cf, &value[1]);
+    if (alcf->pool == NULL) {
         return NGX_CONF_ERROR;
     }
 

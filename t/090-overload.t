@@ -151,3 +151,47 @@ GET /sumPrime/00000000-0000-4000-8000-000000000000
 --- response_body eval
 ["{\"error\":\"no such job: it is unknown or has expired\"}\n",
  "{\"error\":\"too many requests\"}\n"]
+
+
+
+=== TEST 5: a full thread pool refuses submits with 503 and NGINX logs its refusal once, not once per submit
+--- main_config
+    thread_pool tiny threads=1 max_queue=1;
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_thread_pool tiny;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+# one job computing, one in the pool's queue
+my @ids = (ap_post_job($port, 1, $main::Job));
+select(undef, undef, undef, 0.2);
+push @ids, ap_post_job($port, 1, $main::Job);
+for my $i (1 .. 20) {
+    my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                    qq({"a":1,"b":$main::Job}),
+                    { 'Content-Type' => 'application/json' });
+    die "submit $i gave $r->{status}: $r->{content}\n"
+        unless $r->{status} == 503
+               && $r->{content} eq qq({"error":"too many jobs are queued"}\n);
+}
+for my $id (@ids) {
+    my $doc = ap_poll_until($port, $id, 'FINISHED', 60);
+    die "wrong sum: $doc" unless $doc =~ /"payload":"$main::JobSum"/;
+}
+# room again
+my $id = ap_post_job($port, 1, 100);
+ap_poll_until($port, $id, 'FINISHED', 10);
+
+my $log = "$FindBin::Bin/servroot";
+my $nginx = ap_log_count($log, qr/thread pool "tiny" queue overflow/);
+my $ours = ap_log_count($log, qr/thread pool "tiny" is full with 2 tasks/);
+die "NGINX logged $nginx refusals and the module $ours warnings, "
+    . "not 1 and 1\n" unless $nginx == 1 && $ours == 1;
+--- request
+GET /sumPrime/00000000-0000-4000-8000-000000000090
+--- error_code: 404
