@@ -210,6 +210,7 @@ typedef struct {
     int                                 rc;
 
     /* long enough to compute at async_primes_compute_priority */
+    ngx_int_t                           priority;
     unsigned                            lower:1;
 } ngx_http_async_primes_part_t;
 
@@ -339,8 +340,8 @@ void ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
 
 /* module */
-void ngx_http_async_primes_thread_priority(
-    ngx_http_async_primes_main_conf_t *amcf, ngx_log_t *log);
+void ngx_http_async_primes_thread_priority(ngx_int_t priority,
+    ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_ */

@@ -373,6 +373,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         part->lo = lo[i];
         part->hi = hi[i];
         part->lower = (cost >= NGX_HTTP_ASYNC_PRIMES_LOWER_WORK);
+        part->priority = amcf->compute_priority;
 
         part->task.ctx = part;
         part->task.handler = ngx_http_async_primes_job_thread;
@@ -917,11 +918,17 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
     ngx_http_async_primes_part_t  *part = data;
 
-    if (part->lower) {
-        ngx_http_async_primes_thread_priority(part->job->amcf, log);
+    /*
+     * Touches nothing but the part: a part still queued when the worker
+     * exits may run after the job's configuration is gone.
+     */
+
+    if (part->lower
+        && !__atomic_load_n(&part->sum_ctx.stop, __ATOMIC_RELAXED))
+    {
+        ngx_http_async_primes_thread_priority(part->priority, log);
     }
 
-    /* touches nothing but the part's own compute fields */
     part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
                                     &part->sum_ctx);
 }
@@ -1419,14 +1426,28 @@ ngx_http_async_primes_jobs_abandon(ngx_http_async_primes_main_conf_t *amcf)
 }
 
 
+/*
+ * The worker exits: no completion handler runs any more.  A job is freed
+ * only if none of its parts can still be in a thread: NGINX waits for the
+ * tasks queued in a pool when it exits, but not when that queue is full,
+ * and a thread may then start or go on with a part after this.  Such a job
+ * is stopped and left allocated, on a list that keeps it reachable, until
+ * the process ends.
+ */
+
 void
 ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf)
 {
-    ngx_uint_t                    n;
+    ngx_uint_t                    i, n, left;
     ngx_queue_t                  *q;
     ngx_http_async_primes_job_t  *job;
 
+    static ngx_queue_t            threads_own;
+
     n = 0;
+    left = 0;
+
+    ngx_queue_init(&threads_own);
 
     while (!ngx_queue_empty(&amcf->jobs)) {
         q = ngx_queue_head(&amcf->jobs);
@@ -1442,12 +1463,30 @@ ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf)
 
         ngx_http_async_primes_job_unwait(job);
 
-        ngx_http_async_primes_job_free(job);
+        if (job->computed == job->posted) {
+            ngx_http_async_primes_job_free(job);
+            continue;
+        }
+
+        for (i = 0; i < job->posted; i++) {
+            __atomic_store_n(&job->parts[i].sum_ctx.stop, 1,
+                             __ATOMIC_RELAXED);
+        }
+
+        ngx_queue_remove(&job->queue);
+        ngx_queue_insert_tail(&threads_own, &job->queue);
+        left++;
     }
 
     if (n) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "async_primes: %ui unfinished jobs abandoned on exit",
                       n);
+    }
+
+    if (left) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "async_primes: %ui jobs left to the threads still "
+                      "holding their parts at exit", left);
     }
 }

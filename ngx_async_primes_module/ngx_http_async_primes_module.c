@@ -11,6 +11,10 @@
 
 #include "ngx_http_async_primes.h"
 
+#if (NGX_HAVE_DLOPEN)
+#include <dlfcn.h>
+#endif
+
 
 #define NGX_HTTP_ASYNC_PRIMES_REDIS_DEFAULT  "127.0.0.1:6379"
 #define NGX_HTTP_ASYNC_PRIMES_MAX_DEFAULT    ((uint64_t) -1)
@@ -70,6 +74,7 @@ static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_async_primes_watch_shutdown(ngx_cycle_t *cycle,
     ngx_http_async_primes_main_conf_t *amcf);
 static void ngx_http_async_primes_shutdown_handler(ngx_event_t *ev);
+static void ngx_http_async_primes_stay_loaded(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_handler_pt  ngx_http_async_primes_database_post =
@@ -881,8 +886,7 @@ ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post, void *data)
  */
 
 void
-ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
-    ngx_log_t *log)
+ngx_http_async_primes_thread_priority(ngx_int_t priority, ngx_log_t *log)
 {
 #if (NGX_LINUX)
     int                 rc;
@@ -890,7 +894,7 @@ ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
     ngx_tid_t           tid;
     struct sched_param  sp;
 
-    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF
+    if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF
         || ngx_http_async_primes_thread_lowered)
     {
         return;
@@ -901,12 +905,12 @@ ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
 
     tid = ngx_thread_tid();
 
-    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
+    if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
         ngx_memzero(&sp, sizeof(struct sched_param));
         rc = sched_setscheduler(tid, SCHED_IDLE, &sp);
 
     } else {
-        rc = setpriority(PRIO_PROCESS, tid, (int) amcf->compute_priority);
+        rc = setpriority(PRIO_PROCESS, tid, (int) priority);
     }
 
     if (rc == 0) {
@@ -923,7 +927,7 @@ ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
 
     /* the sums are still right, only the event loop may wait for them */
 
-    if (amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
+    if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
         ngx_log_error(NGX_LOG_WARN, log, err,
                       "async_primes: sched_setscheduler(SCHED_IDLE) failed, "
                       "jobs compute at the priority of the event loop");
@@ -932,7 +936,7 @@ ngx_http_async_primes_thread_priority(ngx_http_async_primes_main_conf_t *amcf,
         ngx_log_error(NGX_LOG_WARN, log, err,
                       "async_primes: setpriority(%i) failed, jobs compute "
                       "at the priority of the event loop",
-                      amcf->compute_priority);
+                      priority);
     }
 #endif
 }
@@ -960,9 +964,41 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_http_async_primes_stay_loaded(cycle);
+
     ngx_http_async_primes_store_init(&amcf->redis);
 
     return ngx_http_async_primes_redis_init(&amcf->redis, cycle->log);
+}
+
+
+/*
+ * When a worker exits, NGINX unloads the module (a cleanup of the cycle's
+ * pool) after the thread pools have stopped, but a pool whose queue is full
+ * does not wait for its threads: one may still be running a part, or may
+ * start a queued one.  In a worker, the module stays loaded until the
+ * process ends; in the master, a reload still loads it anew.
+ */
+
+static void
+ngx_http_async_primes_stay_loaded(ngx_cycle_t *cycle)
+{
+#if (NGX_HAVE_DLOPEN)
+    Dl_info  info;
+
+    if (dladdr((void *) ngx_http_async_primes_stay_loaded, &info) == 0
+        || info.dli_fname == NULL)
+    {
+        return;
+    }
+
+    /* NULL in a static build: the binary itself is never unloaded */
+    if (dlopen(info.dli_fname, RTLD_NOW|RTLD_NOLOAD|RTLD_NODELETE) == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, cycle->log, 0,
+                       "async_primes: dlopen(\"%s\", RTLD_NODELETE) failed",
+                       info.dli_fname);
+    }
+#endif
 }
 
 

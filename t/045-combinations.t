@@ -9,6 +9,7 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/inc";
 use AsyncPrimesTest;
+use POSIX ();
 use Test::Nginx::Socket 'no_plan';
 
 repeat_each(1);
@@ -192,5 +193,78 @@ GET /r1t2/placeholder
 --- response_body_like: "payload":"76127"
 --- error_log
 redis has lost the script "submit", sending it again
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: 1000 submits with 50 Idempotency-Keys to a reuse location of two NGINX at once: one id per key, every answer 2xx
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+--- init
+package main;
+my ($b_dir, $b) = ap_start_instance(name => 'b', workers => 2,
+                                    location => 'async_primes_reuse on;');
+my $id = eval {
+    my @ports = ($ENV{TEST_NGINX_SERVER_PORT}, $b);
+    my @locations = ('/r1t1', '/sumPrime');
+    my $run = "$$-" . int(rand(1e9));
+    my $dir = "$FindBin::Bin/servroot-b";
+    my ($clients, $each, $keys) = (8, 125, 50);
+
+    my @pids;
+    for my $c (0 .. $clients - 1) {
+        my $pid = fork();
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            open my $out, '>', "$dir/client-$c.txt" or POSIX::_exit(1);
+            for my $j (0 .. $each - 1) {
+                my $k = ($c * $each + $j) % $keys;
+                my $on = ($c + $j) % 2;
+                # each key its own range: a reused sum answers no other key
+                my $r = post($ports[$on], $locations[$on], 10000 + $k,
+                             "stress-$run-$k");
+                my ($rid) = ($r->{content} // '') =~ /"requestId":"([^"]+)"/;
+                print $out "$k $r->{status} " . ($rid // '-') . "\n";
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+
+    my (%ids, $answers);
+    for my $c (0 .. $clients - 1) {
+        open my $in, '<', "$dir/client-$c.txt"
+            or die "no answers from client $c\n";
+        while (<$in>) {
+            my ($k, $status, $rid) = split;
+            die "key $k: a submit got $status\n"
+                unless $status =~ /^2\d\d$/ && $rid ne '-';
+            $ids{$k}{$rid} = 1;
+            $answers++;
+        }
+    }
+    die "$answers answers, not 1000\n" unless $answers == 1000;
+    die scalar(keys %ids) . " keys answered, not 50\n"
+        unless keys %ids == $keys;
+    for my $k (sort keys %ids) {
+        my $n = keys %{ $ids{$k} };
+        die "key $k got $n ids\n" unless $n == 1;
+    }
+
+    my ($last) = keys %{ $ids{0} };
+    ap_poll_until($b, $last, 'FINISHED', 20);
+    $last;
+};
+my $err = $@;
+ap_stop_nginx($b_dir);
+die $err if $err;
+$block->set_value("request", "GET /r1t1/$id");
+--- request
+GET /r1t1/placeholder
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"\d+"
 --- no_error_log
 [error]

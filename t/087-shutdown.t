@@ -205,3 +205,37 @@ $err = $@;
 eval { ap_stop_nginx($dir) };
 close $silent;
 die $err if $err;
+
+
+
+=== TEST 4: a fast stop with the thread pool's queue full: the jobs threads still hold are left to them, not freed
+--- init
+package main;
+my ($dir, $port) = ap_start_instance(
+    name => 'b',
+    main => 'thread_pool tiny threads=1 max_queue=1;',
+    location => 'async_primes_thread_pool tiny;');
+my ($worker) = ap_nginx_workers($dir);
+my $err;
+eval {
+    # one job computing, one in the full queue
+    ap_post_job($port, 1, $main::LongJob);
+    select(undef, undef, undef, 0.2);
+    ap_post_job($port, 2, $main::LongJob);
+    select(undef, undef, undef, 0.2);
+
+    my $master = ap_nginx_master($dir);
+    kill 'TERM', $master;
+    ap_wait_gone($master, 5) or die "B did not exit within 5s of TERM\n";
+
+    die "B did not leave its 2 jobs to the threads\n"
+        unless ap_log_count($dir,
+                   qr/2 jobs left to the threads still holding their parts/);
+    die "B logged an alert\n" if ap_log_count($dir, qr/\[alert\]/);
+
+    my $asan = sanitizer_errors($worker);
+    die "AddressSanitizer in B's worker:\n$asan" if $asan;
+};
+$err = $@;
+eval { ap_stop_nginx($dir) };
+die $err if $err;
