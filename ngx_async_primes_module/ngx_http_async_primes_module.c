@@ -364,6 +364,8 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_async_primes_loc_conf_t  *prev = parent;
     ngx_http_async_primes_loc_conf_t  *conf = child;
 
+    ngx_http_async_primes_main_conf_t  *amcf;
+
     /* not inherited: the handler belongs to its own location only */
     if (conf->enable == NGX_CONF_UNSET) {
         conf->enable = 0;
@@ -382,6 +384,34 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->lease == NGX_CONF_UNSET_MSEC) {
         conf->job_lease = ngx_min(NGX_HTTP_ASYNC_PRIMES_LEASE_DEFAULT,
                                   conf->ttl / 2);
+    }
+
+    /*
+     * A renewal that times out must leave time for another before the
+     * lease ends, or a slow Redis hands a live worker's jobs to others.
+     */
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_async_primes_module);
+
+    if (conf->enable && conf->job_lease < 2 * amcf->redis.timeout) {
+        if (conf->lease == NGX_CONF_UNSET_MSEC) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the lease of a job, %Mms (half of "
+                               "\"async_primes_ttl\"), must be at least "
+                               "twice \"async_primes_redis_timeout\" "
+                               "(%Mms): set a longer \"async_primes_ttl\", "
+                               "or \"async_primes_lease\"",
+                               conf->job_lease, amcf->redis.timeout);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"async_primes_lease\" (%Mms) must be at "
+                               "least twice \"async_primes_redis_timeout\" "
+                               "(%Mms)",
+                               conf->job_lease, amcf->redis.timeout);
+        }
+
+        return NGX_CONF_ERROR;
     }
 
     /* a record that expires before its lease loses a dead worker's job */

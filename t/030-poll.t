@@ -118,6 +118,7 @@ async_primes: unexpected redis reply of type 1 to GET: ap1 x 1 2 3
 === TEST 2c: a job whose lease has expired is taken over by a poll
 --- http_config
     async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_redis_timeout 500ms;
     async_primes_lease 1s;
 --- init
 package main;

@@ -101,6 +101,10 @@ GET /sumPrime/placeholder
 
 
 === TEST 3: an entry ends with the record's TTL
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_redis_timeout 500ms;
+    async_primes_cache 1m;
 --- config
     location /sumPrime {
         async_primes;

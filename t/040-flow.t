@@ -146,6 +146,9 @@ GET /sumPrime/placeholder
 
 
 === TEST 7: a job that computes for longer than the TTL does not vanish
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_redis_timeout 250ms;
 --- config
     location /sumPrime {
         async_primes;

@@ -68,8 +68,8 @@ admin-secret
 --- http_config
     async_primes_redis 127.0.0.1:$TEST_NGINX_AUTH_REDIS_PORT;
     async_primes_redis_auth async_primes job-secret;
-    async_primes_redis_timeout 5s;
-    async_primes_lease 1s;
+    async_primes_redis_timeout 1s;
+    async_primes_lease 2s;
 --- init
 package main;
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
@@ -167,6 +167,7 @@ is reachable again
     async_primes_redis 127.0.0.1:$TEST_NGINX_AUTH_REDIS_PORT;
     async_primes_redis_auth async_primes not-the-job-secret;
     async_primes_redis_timeout 10s;
+    async_primes_lease 20s;
 --- init
 package main;
 my $port = $ENV{TEST_NGINX_SERVER_PORT};

@@ -27,7 +27,8 @@ sub start_instance {
     my ($name, $workers, $main) = @_;
     return ap_start_instance(name => $name, workers => $workers,
                              main => $main // '',
-                             http => 'async_primes_lease 1s;');
+                             http => "async_primes_lease 1s;\n"
+                                     . "    async_primes_redis_timeout 500ms;");
 }
 
 # the token of the worker holding a job in progress
@@ -47,6 +48,7 @@ add_block_preprocessor(sub {
 
     $block->set_value("http_config", <<'_EOC_');
     async_primes_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    async_primes_redis_timeout 500ms;
     async_primes_lease 1s;
 _EOC_
 
@@ -237,6 +239,7 @@ ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease', 'reset', 'on',
 my ($b_dir, $b) = ap_start_instance(
     name => 'b',
     http => "async_primes_lease 1s;\n"
+            . "    async_primes_redis_timeout 500ms;\n"
             . "    async_primes_redis_auth ap_lease lease-secret;",
     location => 'async_primes_reuse on;');
 

@@ -117,7 +117,8 @@ __DATA__
 package main;
 my $redis = ap_free_port();
 ap_start_redis($redis);
-my ($dir, $port, $worker) = start_b($redis, 'async_primes_redis_timeout 10s;');
+my ($dir, $port, $worker) = start_b($redis, "async_primes_redis_timeout 10s;\n"
+                                         . "    async_primes_lease 20s;");
 my $err;
 eval {
     # connected: a poll gets its 404 from Redis
@@ -150,7 +151,8 @@ die $err if $err;
 package main;
 my $redis = ap_free_port();
 ap_start_redis($redis);
-my ($dir, $port, $worker) = start_b($redis, 'async_primes_lease 1s;');
+my ($dir, $port, $worker) = start_b($redis, "async_primes_lease 1s;\n"
+                                         . "    async_primes_redis_timeout 500ms;");
 my $err;
 eval {
     ap_post_job($port, 1, $main::LongJob);
