@@ -29,7 +29,8 @@ NGINX_BINARY=${NGINX_BINARY:-/usr/sbin/nginx}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 PACKAGES="gcc make perl nginx-core nginx-dev libhiredis-dev libssl-dev
-          redis-server curl libcurl4-openssl-dev pkg-config bsdutils"
+          redis-server curl libcurl4-openssl-dev pkg-config bsdutils
+          faketime"
 
 log() {
     printf '%s\n' "build.sh: $*" >&2

@@ -161,6 +161,9 @@ typedef struct {
     ngx_shm_zone_t                     *cache;    /* or NULL */
     ngx_connection_t                   *shutdown; /* see module.c */
     ngx_array_t                         pools;    /* of pool pointers */
+
+    /* ms this host's clock is ahead of Redis's, by the last takeover */
+    int64_t                             clock_ahead;
 } ngx_http_async_primes_main_conf_t;
 
 

@@ -458,12 +458,13 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
 {
     ngx_http_request_t  *r = data;
 
-    int                           in_progress;
-    u_char                       *body;
-    uint64_t                      now;
-    ngx_int_t                     rc;
-    ngx_async_primes_record_t     rec;
-    ngx_http_async_primes_ctx_t  *ctx;
+    int                                 in_progress;
+    u_char                             *body;
+    uint64_t                            now;
+    ngx_int_t                           rc;
+    ngx_async_primes_record_t           rec;
+    ngx_http_async_primes_ctx_t        *ctx;
+    ngx_http_async_primes_main_conf_t  *amcf;
 
     if (r == NULL) {
         return;
@@ -503,7 +504,10 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
              * The worker computing it is gone: a poll is what notices.  The
              * URI ends with the id, checked before the GET.
              */
-            if (rec.lease < now) {
+            amcf = ngx_http_get_module_main_conf(r,
+                                               ngx_http_async_primes_module);
+
+            if ((int64_t) rec.lease < (int64_t) now - amcf->clock_ahead) {
                 ngx_http_async_primes_job_takeover(r,
                                     r->uri.data + r->uri.len
                                     - NGX_ASYNC_PRIMES_ID_LEN, &rec);

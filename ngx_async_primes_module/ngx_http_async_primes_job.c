@@ -636,21 +636,35 @@ ngx_http_async_primes_job_taken(void *data, redisReply *reply)
         return;
     }
 
-    if (reply == NULL
-        || reply->type != REDIS_REPLY_INTEGER
-        || reply->integer != 1)
+    if (reply != NULL
+        && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[1]->type == REDIS_REPLY_INTEGER)
     {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "async_primes: redis refused the takeover of job "
-                          "%*s: %s", (size_t) NGX_ASYNC_PRIMES_ID_LEN,
-                          job->id, reply->str);
+        /*
+         * Redis's clock: a poll compares leases with it, so that a host
+         * whose clock is ahead does not try a takeover at every poll.
+         */
+        job->amcf->clock_ahead = (int64_t) ngx_http_async_primes_now()
+                                 - reply->element[1]->integer;
+
+        if (reply->element[0]->integer == 1) {
+            goto taken;
         }
 
-        /* another worker was first, or the job has ended meanwhile */
-        ngx_http_async_primes_job_finish(job);
-        return;
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "async_primes: redis refused the takeover of job "
+                      "%*s: %s", (size_t) NGX_ASYNC_PRIMES_ID_LEN,
+                      job->id, reply->str);
     }
+
+    /* another worker was first, or the job has ended meanwhile */
+    ngx_http_async_primes_job_finish(job);
+    return;
+
+taken:
 
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "async_primes: job %*s taken over: the lease of the "

@@ -11,6 +11,7 @@ use FindBin ();
 use lib "$FindBin::Bin/inc";
 use AsyncPrimesTest;
 use Test::Nginx::Socket 'no_plan';
+use Time::HiRes ();
 
 repeat_each(1);
 no_long_string();
@@ -279,4 +280,54 @@ $block->set_value("request", "GET /sumPrime/$id");
 --- response_body_like: "status":"FINISHED","payload":"\d+"\}$
 --- no_error_log
 taken over
+[error]
+
+
+
+=== TEST 6: a host whose clock is ahead of Redis's tries a takeover of a held lease once, not at every poll
+--- init
+package main;
+# B's clock is a minute ahead of Redis's: every lease looks expired there
+my $faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+die "no $faketime: build.sh installs faketime\n" unless -f $faketime;
+my ($b_dir, $b);
+{
+    local $ENV{LD_PRELOAD} = join ' ', grep { $_ } $faketime,
+                                                   $ENV{LD_PRELOAD};
+    local $ENV{FAKETIME} = '+60s';
+    local $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
+    ($b_dir, $b) = start_instance('b', 1);
+}
+
+my $id = '6b3f0c1e-8d2a-4b7c-9e5f-0a1b2c3d4e5f';
+my $err;
+eval {
+    # a job held for a minute by Redis's clock, by a worker elsewhere
+    my $now = int(Time::HiRes::time() * 1000);
+    ap_redis($main::Redis, 'SET', "async_primes:job:$id",
+             sprintf("ap1 elsewhere %d 1 1000 %d\n", $now + 60000, $now)
+             . qq({"requestId":"$id","status":"IN_PROGRESS","payload":null}\n),
+             'EX', 60);
+    ap_redis($main::Redis, 'CONFIG', 'RESETSTAT');
+
+    for (1 .. 10) {
+        my $r = ap_http('GET', "http://127.0.0.1:$b/sumPrime/$id");
+        die "a poll gave $r->{status}\n" unless $r->{status} == 200;
+        select(undef, undef, undef, 0.05);
+    }
+
+    my $stats = ap_redis($main::Redis, 'INFO', 'commandstats');
+    my $scripts = 0;
+    $scripts += $1 while $stats =~ /^cmdstat_eval(?:sha)?:calls=(\d+)/mg;
+    die "10 polls ran $scripts takeover scripts, not 1\n"
+        unless $scripts == 1;
+    die "B took over a job held by another worker\n"
+        if owner($id) ne 'elsewhere';
+};
+$err = $@;
+ap_stop_nginx($b_dir);
+ap_redis($main::Redis, 'DEL', "async_primes:job:$id");
+die $err if $err;
+--- error_code: 404
+--- no_error_log
 [error]

@@ -233,7 +233,12 @@ eval {
     die "B did not leave its 2 jobs to the threads\n"
         unless ap_log_count($dir,
                    qr/2 jobs left to the threads still holding their parts/);
-    die "B logged an alert\n" if ap_log_count($dir, qr/\[alert\]/);
+
+    # under the sanitizers the leak check at exit can outlast the second
+    # the master gives a worker to stop: it is killed then, not crashed
+    my $alert = ap_sanitized() ? qr/\[alert\](?!.*exited on signal 9$)/
+                               : qr/\[alert\]/;
+    die "B logged an alert\n" if ap_log_count($dir, $alert);
 
     my $asan = sanitizer_errors($worker);
     die "AddressSanitizer in B's worker:\n$asan" if $asan;
