@@ -160,8 +160,9 @@ install_client() {
 }
 
 # Under SANITIZE=1 NGINX runs through a wrapper that loads the sanitizer
-# runtime first (NGINX itself is not instrumented, the module is) and sends
-# its reports to build/sanitizer.<pid>.
+# runtime first (NGINX itself is not instrumented, the module is), then
+# what LD_PRELOAD already held (a test's libfaketime), and sends its
+# reports to build/sanitizer.<pid>.
 nginx_binary() {
     local wrapper=$BUILD/nginx-sanitized
 
@@ -172,7 +173,7 @@ nginx_binary() {
 
     cat >"$wrapper" <<EOF
 #!/bin/sh
-LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)\${LD_PRELOAD:+ \$LD_PRELOAD}"
 ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:log_path=$BUILD/sanitizer"
 LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
 UBSAN_OPTIONS="print_stacktrace=1:log_path=$BUILD/sanitizer"
