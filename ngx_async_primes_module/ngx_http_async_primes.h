@@ -34,8 +34,8 @@
 
 /*
  * The estimated work (microseconds) from which a part lowers the priority
- * of the thread that computes it: a shorter one is over before it could
- * keep an event loop waiting for long, and a thread once lowered stays so.
+ * of the thread that computes it, for as long as it computes it: a shorter
+ * one is over before it could keep an event loop waiting for long.
  */
 #define NGX_HTTP_ASYNC_PRIMES_LOWER_WORK     1000
 
@@ -343,7 +343,9 @@ void ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
 
 /* module */
-void ngx_http_async_primes_thread_priority(ngx_int_t priority,
+ngx_uint_t ngx_http_async_primes_thread_lower(ngx_int_t priority,
+    ngx_log_t *log);
+void ngx_http_async_primes_thread_restore(ngx_int_t priority,
     ngx_log_t *log);
 
 

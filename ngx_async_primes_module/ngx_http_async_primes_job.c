@@ -932,19 +932,23 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
     ngx_http_async_primes_part_t  *part = data;
 
+    ngx_uint_t  lowered;
+
     /*
      * Touches nothing but the part: a part still queued when the worker
      * exits may run after the job's configuration is gone.
      */
 
-    if (part->lower
-        && !__atomic_load_n(&part->sum_ctx.stop, __ATOMIC_RELAXED))
-    {
-        ngx_http_async_primes_thread_priority(part->priority, log);
-    }
+    lowered = part->lower
+              && !__atomic_load_n(&part->sum_ctx.stop, __ATOMIC_RELAXED)
+              && ngx_http_async_primes_thread_lower(part->priority, log);
 
     part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
                                     &part->sum_ctx);
+
+    if (lowered) {
+        ngx_http_async_primes_thread_restore(part->priority, log);
+    }
 }
 
 

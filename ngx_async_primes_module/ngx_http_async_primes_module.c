@@ -70,6 +70,7 @@ static char *ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_async_primes_compute_priority(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_async_primes_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_async_primes_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_async_primes_watch_shutdown(ngx_cycle_t *cycle,
     ngx_http_async_primes_main_conf_t *amcf);
@@ -237,7 +238,7 @@ ngx_module_t  ngx_http_async_primes_module = {
     ngx_http_async_primes_commands,        /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_async_primes_init_module,     /* init module */
     ngx_http_async_primes_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -251,11 +252,18 @@ static ngx_str_t  ngx_http_async_primes_default_pool = ngx_string("default");
 
 #if (NGX_LINUX)
 
-/* a pool thread lowers its priority once, before its first part */
-static __thread ngx_uint_t  ngx_http_async_primes_thread_lowered;
+#define NGX_HTTP_ASYNC_PRIMES_THREAD_OWN      0  /* lowered for parts */
+#define NGX_HTTP_ASYNC_PRIMES_THREAD_FAILED   1  /* cannot be lowered */
+#define NGX_HTTP_ASYNC_PRIMES_THREAD_LOWERED  2  /* cannot be raised back */
 
-/* and a failure is logged once per worker, not by every thread */
+static __thread ngx_uint_t  ngx_http_async_primes_thread_state;
+
+/* the nice value a thread takes back after a part */
+static __thread int  ngx_http_async_primes_thread_nice;
+
+/* a failure is logged once per worker, not by every thread */
 static ngx_atomic_t  ngx_http_async_primes_priority_failed;
+static ngx_atomic_t  ngx_http_async_primes_restore_failed;
 
 #endif
 
@@ -908,15 +916,18 @@ ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post, void *data)
 
 
 /*
- * Called by a pool thread before each part it computes.  On Linux a nice
- * value and a scheduling policy belong to one thread, so the event loop
- * keeps its own and the kernel runs it first whenever it has work.  An
- * unprivileged thread cannot raise its priority again (RLIMIT_NICE), so the
- * thread stays lowered for the tasks of other modules in the same pool too.
+ * Called by a pool thread before a part it computes; returns 1 if the
+ * thread is to call ngx_http_async_primes_thread_restore() after it.  On
+ * Linux a nice value and a scheduling policy belong to one thread, so the
+ * event loop keeps its own and the kernel runs it first whenever it has
+ * work.  The thread takes its priority back after the part: the pool may
+ * be shared (NGINX's "default" pool is also aio's), and other tasks must
+ * not run at the module's priority.  A worker may raise a thread back only
+ * within RLIMIT_NICE, which the master sets for it (init module).
  */
 
-void
-ngx_http_async_primes_thread_priority(ngx_int_t priority, ngx_log_t *log)
+ngx_uint_t
+ngx_http_async_primes_thread_lower(ngx_int_t priority, ngx_log_t *log)
 {
 #if (NGX_LINUX)
     int                 rc;
@@ -925,13 +936,11 @@ ngx_http_async_primes_thread_priority(ngx_int_t priority, ngx_log_t *log)
     struct sched_param  sp;
 
     if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF
-        || ngx_http_async_primes_thread_lowered)
+        || ngx_http_async_primes_thread_state
+           != NGX_HTTP_ASYNC_PRIMES_THREAD_OWN)
     {
-        return;
+        return 0;
     }
-
-    /* a failure would fail again: not tried for every job */
-    ngx_http_async_primes_thread_lowered = 1;
 
     tid = ngx_thread_tid();
 
@@ -940,19 +949,24 @@ ngx_http_async_primes_thread_priority(ngx_int_t priority, ngx_log_t *log)
         rc = sched_setscheduler(tid, SCHED_IDLE, &sp);
 
     } else {
-        rc = setpriority(PRIO_PROCESS, tid, (int) priority);
+        errno = 0;
+        ngx_http_async_primes_thread_nice = getpriority(PRIO_PROCESS, tid);
+
+        rc = (errno == 0) ? setpriority(PRIO_PROCESS, tid, (int) priority)
+                          : -1;
     }
 
     if (rc == 0) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "async_primes: thread %P lowered its priority", tid);
-        return;
+        return 1;
     }
 
     err = ngx_errno;
 
+    /* a failure would fail again: not tried for every part */
+    ngx_http_async_primes_thread_state = NGX_HTTP_ASYNC_PRIMES_THREAD_FAILED;
+
     if (!ngx_atomic_cmp_set(&ngx_http_async_primes_priority_failed, 0, 1)) {
-        return;
+        return 0;
     }
 
     /* the sums are still right, only the event loop may wait for them */
@@ -965,10 +979,104 @@ ngx_http_async_primes_thread_priority(ngx_int_t priority, ngx_log_t *log)
     } else {
         ngx_log_error(NGX_LOG_WARN, log, err,
                       "async_primes: setpriority(%i) failed, jobs compute "
-                      "at the priority of the event loop",
-                      priority);
+                      "at the priority of the event loop", priority);
     }
 #endif
+
+    return 0;
+}
+
+
+void
+ngx_http_async_primes_thread_restore(ngx_int_t priority, ngx_log_t *log)
+{
+#if (NGX_LINUX)
+    int                 rc;
+    ngx_err_t           err;
+    ngx_tid_t           tid;
+    struct sched_param  sp;
+
+    tid = ngx_thread_tid();
+
+    if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
+        ngx_memzero(&sp, sizeof(struct sched_param));
+        rc = sched_setscheduler(tid, SCHED_OTHER, &sp);
+
+    } else {
+        rc = setpriority(PRIO_PROCESS, tid,
+                         ngx_http_async_primes_thread_nice);
+    }
+
+    if (rc == 0) {
+        return;
+    }
+
+    err = ngx_errno;
+
+    /* lowered for good: the thread computes the next parts as it is */
+    ngx_http_async_primes_thread_state = NGX_HTTP_ASYNC_PRIMES_THREAD_LOWERED;
+
+    if (!ngx_atomic_cmp_set(&ngx_http_async_primes_restore_failed, 0, 1)) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, err,
+                  "async_primes: a pool thread could not take its priority "
+                  "back, and keeps the one of async_primes_compute_priority "
+                  "for the other tasks of its pool: give the module a "
+                  "thread pool of its own");
+#endif
+}
+
+
+/*
+ * In the master: a worker may raise a pool thread back to its own nice
+ * value (worker_priority) once the part is done.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_init_module(ngx_cycle_t *cycle)
+{
+#if (NGX_LINUX)
+    rlim_t                              need;
+    struct rlimit                       rlmt;
+    ngx_core_conf_t                    *ccf;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_async_primes_module);
+
+    if (amcf == NULL
+        || !amcf->enabled
+        || amcf->compute_priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_OFF)
+    {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    /* RLIMIT_NICE n allows nice values down to 20 - n */
+    need = 20 - ccf->priority;
+
+    if (getrlimit(RLIMIT_NICE, &rlmt) == -1 || rlmt.rlim_cur >= need) {
+        return NGX_OK;
+    }
+
+    rlmt.rlim_cur = need;
+
+    if (rlmt.rlim_max < need) {
+        rlmt.rlim_max = need;
+    }
+
+    /* not root: the threads stay lowered, as the workers will log */
+    if (setrlimit(RLIMIT_NICE, &rlmt) == -1) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, cycle->log, ngx_errno,
+                       "async_primes: setrlimit(RLIMIT_NICE, %d) failed",
+                       (int) need);
+    }
+#endif
+
+    return NGX_OK;
 }
 
 
