@@ -53,7 +53,7 @@ add_block_preprocessor(sub {
     async_primes_lease 1s;
 _EOC_
 
-    $block->set_value("config", <<'_EOC_');
+    $block->set_value("config", <<'_EOC_') unless defined $block->config;
     location /sumPrime {
         async_primes;
     }
@@ -331,3 +331,33 @@ die $err if $err;
 --- error_code: 404
 --- no_error_log
 [error]
+
+
+
+=== TEST 7: a job taken over on a location that reuses results keeps its sum for the next submit
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_reuse on;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $id = '7c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5';
+# a range whose sum no earlier run has kept, of a worker gone a second ago
+my $b = 200000 + int(rand(1000000));
+my $now = int(Time::HiRes::time() * 1000);
+ap_redis($main::Redis, 'DEL', "async_primes:sum:1:$b");
+ap_redis($main::Redis, 'SET', "async_primes:job:$id",
+         sprintf("ap1 gone %d 1 %d %d\n", $now - 1000, $b, $now)
+         . qq({"requestId":"$id","status":"IN_PROGRESS","payload":null}\n),
+         'EX', 60);
+my $doc = ap_poll_until($port, $id, 'FINISHED', 10);
+my ($sum) = $doc =~ /"payload":"(\d+)"/;
+my $kept = ap_redis($main::Redis, 'GET', "async_primes:sum:1:$b") // 'nothing';
+die "the takeover kept $kept, not the sum $sum\n" unless $kept eq $sum;
+$block->set_value("request", "GET /sumPrime/$id");
+--- error_code: 200
+--- response_body_like: "status":"FINISHED"
+--- error_log
+taken over: the lease of the worker computing it had expired
