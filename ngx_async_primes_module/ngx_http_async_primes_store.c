@@ -38,6 +38,7 @@ typedef struct {
     int                                 argc;
     ngx_uint_t                          overflow;
     ngx_uint_t                          nkeys;     /* argc before the keys */
+    ngx_uint_t                          keys_done; /* the count is set */
     ngx_http_async_primes_script_t     *script;    /* or NULL */
     u_char                             *last;      /* free space in buf */
     const char                         *argv[NGX_HTTP_ASYNC_PRIMES_ARGS];
@@ -74,6 +75,8 @@ static void ngx_http_async_primes_args_keys_end(
 static void ngx_http_async_primes_args_key(ngx_http_async_primes_args_t *args,
     ngx_http_async_primes_main_conf_t *amcf, const char *kind,
     const u_char *name, size_t len);
+static void ngx_http_async_primes_args_job_key(
+    ngx_http_async_primes_args_t *args, ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_args_sum_key(
     ngx_http_async_primes_args_t *args, ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_args_msec(
@@ -145,15 +148,11 @@ ngx_http_async_primes_store_submit(ngx_http_async_primes_job_t *job,
 
     if (!job->idem.len && !job->reuse) {
         ngx_http_async_primes_args_init(&args, "SET");
-        ngx_http_async_primes_args_key(&args, job->amcf,
-                                       NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                       job->id, NGX_ASYNC_PRIMES_ID_LEN);
+        ngx_http_async_primes_args_job_key(&args, job);
     } else {
         ngx_http_async_primes_args_script(&args,
                                           NGX_HTTP_ASYNC_PRIMES_SCRIPT_SUBMIT);
-        ngx_http_async_primes_args_key(&args, job->amcf,
-                                       NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                       job->id, NGX_ASYNC_PRIMES_ID_LEN);
+        ngx_http_async_primes_args_job_key(&args, job);
 
         if (job->idem.len) {
             ngx_http_async_primes_args_key(&args, job->amcf,
@@ -233,9 +232,7 @@ ngx_http_async_primes_store_delete(ngx_http_async_primes_job_t *job,
     ngx_http_async_primes_args_t  args;
 
     ngx_http_async_primes_args_init(&args, "DEL");
-    ngx_http_async_primes_args_key(&args, job->amcf,
-                                   NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                   job->id, NGX_ASYNC_PRIMES_ID_LEN);
+    ngx_http_async_primes_args_job_key(&args, job);
 
     if (job->idem.len) {
         ngx_http_async_primes_args_key(&args, job->amcf,
@@ -281,9 +278,7 @@ ngx_http_async_primes_store_lease(ngx_http_async_primes_job_t *job,
     u_char                         doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
 
     ngx_http_async_primes_args_script(&args, script);
-    ngx_http_async_primes_args_key(&args, job->amcf,
-                                   NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                   job->id, NGX_ASYNC_PRIMES_ID_LEN);
+    ngx_http_async_primes_args_job_key(&args, job);
     ngx_http_async_primes_args_keys_end(&args);
 
     ngx_http_async_primes_args_add(&args, job->owner,
@@ -324,9 +319,7 @@ ngx_http_async_primes_store_final(ngx_http_async_primes_job_t *job,
 
     if (plain) {
         ngx_http_async_primes_args_init(&args, "SET");
-        ngx_http_async_primes_args_key(&args, job->amcf,
-                                       NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                       job->id, NGX_ASYNC_PRIMES_ID_LEN);
+        ngx_http_async_primes_args_job_key(&args, job);
         ngx_http_async_primes_args_add(&args, job->doc, job->doc_len);
         ngx_http_async_primes_args_add(&args, "PX", 2);
         ngx_http_async_primes_args_msec(&args, job->ttl);
@@ -340,9 +333,7 @@ ngx_http_async_primes_store_final(ngx_http_async_primes_job_t *job,
 
     ngx_http_async_primes_args_script(&args,
                                       NGX_HTTP_ASYNC_PRIMES_SCRIPT_FINAL);
-    ngx_http_async_primes_args_key(&args, job->amcf,
-                                   NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
-                                   job->id, NGX_ASYNC_PRIMES_ID_LEN);
+    ngx_http_async_primes_args_job_key(&args, job);
 
     if (keep) {
         ngx_http_async_primes_args_sum_key(&args, job);
@@ -391,6 +382,7 @@ ngx_http_async_primes_args_init(ngx_http_async_primes_args_t *args,
     args->argc = 0;
     args->overflow = 0;
     args->nkeys = 0;
+    args->keys_done = 0;
     args->script = NULL;
     args->last = args->buf;
 
@@ -428,6 +420,7 @@ ngx_http_async_primes_args_keys_end(ngx_http_async_primes_args_t *args)
         return;
     }
 
+    args->keys_done = 1;
     args->argv[args->nkeys - 1] = (const char *) p;
     args->argvlen[args->nkeys - 1] = ngx_sprintf(p, "%i",
                                           (ngx_int_t) (args->argc
@@ -503,6 +496,18 @@ ngx_http_async_primes_args_key(ngx_http_async_primes_args_t *args,
 }
 
 
+/* the key of the job's record */
+
+static void
+ngx_http_async_primes_args_job_key(ngx_http_async_primes_args_t *args,
+    ngx_http_async_primes_job_t *job)
+{
+    ngx_http_async_primes_args_key(args, job->amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
+                                   job->id, NGX_ASYNC_PRIMES_ID_LEN);
+}
+
+
 /* the key that keeps the sum of a range for async_primes_reuse */
 
 static void
@@ -544,10 +549,11 @@ ngx_http_async_primes_store_send(ngx_http_async_primes_main_conf_t *amcf,
     ngx_int_t                      rc;
     ngx_http_async_primes_eval_t  *eval;
 
-    if (args->overflow || (args->script && args->nkeys == 0)) {
+    if (args->overflow || (args->script && !args->keys_done)) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "async_primes: a redis command %s over %d arguments "
-                      "or %uz bytes, not sent", args->argv[0],
+                      "async_primes: the redis command %s could not be "
+                      "built (at most %d arguments and %uz bytes), not sent",
+                      args->argv[0],
                       NGX_HTTP_ASYNC_PRIMES_ARGS,
                       sizeof(args->buf));
         return NGX_ERROR;
