@@ -285,8 +285,11 @@ taken over
 
 
 === TEST 6: a host whose clock is ahead of Redis's tries a takeover of a held lease once, not at every poll
+--- skip_eval: 2: AsyncPrimesTest::ap_sanitized()
 --- init
 package main;
+# libfaketime under AddressSanitizer hangs NGINX at its start
+return if ap_sanitized();
 # B's clock is a minute ahead of Redis's: every lease looks expired there
 my $faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 die "no $faketime: build.sh installs faketime\n" unless -f $faketime;
