@@ -47,7 +47,7 @@ sub start_b {
 # the status of the answer ("none" if the connection closed without one)
 sub poll_in_child {
     my ($port) = @_;
-    my $file = "$FindBin::Bin/servroot-b.status";
+    my $file = "$FindBin::Bin/servroot-b/poll.status";
     unlink $file;
     my $pid = fork();
     die "fork: $!" unless defined $pid;
