@@ -29,6 +29,9 @@
 #define NGX_HTTP_ASYNC_PRIMES_IDEM_KIND      "idem:"
 #define NGX_HTTP_ASYNC_PRIMES_SUM_KIND       "sum:"
 
+/* the channel, under the prefix, of the ids of the jobs that have ended */
+#define NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL   "done"
+
 /* the longest Idempotency-Key accepted */
 #define NGX_HTTP_ASYNC_PRIMES_IDEM_MAX       255
 
@@ -119,6 +122,18 @@ struct ngx_http_async_primes_redis_s {
     /* loaded in each handshake; the list ends with a NULL name */
     ngx_http_async_primes_script_t     *scripts;
 
+    /* a subscriber: its channel, and what it calls */
+    ngx_str_t                           channel;
+    void                              (*message)(
+                                    ngx_http_async_primes_redis_t *redis,
+                                    u_char *data, size_t len);
+    void                              (*subscribed)(
+                                    ngx_http_async_primes_redis_t *redis);
+    void                               *data;
+
+    /* in the log after the name: "", or " (subscriber)" */
+    const char                         *role;
+
     ngx_event_t                         timer;    /* connect, commands */
     ngx_event_t                         reconnect;
     ngx_msec_t                          backoff;
@@ -151,6 +166,12 @@ typedef struct {
 
 typedef struct {
     ngx_http_async_primes_redis_t       redis;
+
+    /* the channel of ended jobs, for the polls that wait */
+    ngx_http_async_primes_redis_t       subscriber;
+    ngx_rbtree_t                        waits;
+    ngx_rbtree_node_t                   waits_sentinel;
+    ngx_uint_t                          wait_enabled; /* in some location */
     ngx_str_t                           redis_address;
     ngx_flag_t                          enabled;  /* in some location */
     ngx_str_t                           key_prefix;
@@ -178,15 +199,35 @@ typedef struct {
     uint64_t                            max_number;
     ngx_uint_t                          max_number_set;
     ngx_flag_t                          reuse;
+    ngx_msec_t                          wait_max;
 } ngx_http_async_primes_loc_conf_t;
+
+
+typedef struct ngx_http_async_primes_waited_s  ngx_http_async_primes_waited_t;
 
 
 typedef struct {
     unsigned                            own_response:1;
     unsigned                            replace_body:1;
     ngx_str_t                           document;   /* the 202 body */
-    ngx_pool_cleanup_t                 *cleanup;    /* of a poll */
+
+    /* a poll */
+    ngx_http_request_t                 *request;
+    u_char                             *id;
+    ngx_http_async_primes_cmd_t        *cmd;        /* its GET, if sent */
+    ngx_msec_t                          wait_end;   /* ?wait=, or 0 */
+    ngx_http_async_primes_waited_t     *waited;     /* while it waits */
+    ngx_queue_t                         waiting;    /* in waited */
+    ngx_event_t                         wait_timer;
 } ngx_http_async_primes_ctx_t;
+
+
+/* the polls of one job that wait for it to end, in one worker */
+struct ngx_http_async_primes_waited_s {
+    ngx_rbtree_node_t                   node;       /* the id's CRC32 */
+    ngx_queue_t                         polls;
+    u_char                              id[NGX_ASYNC_PRIMES_ID_LEN];
+};
 
 
 typedef enum {
@@ -303,9 +344,22 @@ ngx_int_t ngx_http_async_primes_store_get(
     ngx_http_async_primes_redis_handler_pt handler, void *data,
     ngx_http_async_primes_cmd_t **cmdp);
 
+ngx_int_t ngx_http_async_primes_store_publish(ngx_http_async_primes_job_t *job,
+    ngx_http_async_primes_redis_handler_pt handler);
+
+/* long polls */
+ngx_int_t ngx_http_async_primes_wait_init(
+    ngx_http_async_primes_main_conf_t *amcf, ngx_log_t *log);
+ngx_int_t ngx_http_async_primes_wait(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx);
+void ngx_http_async_primes_wait_done(ngx_http_async_primes_ctx_t *ctx);
+void ngx_http_async_primes_wait_all(ngx_http_async_primes_main_conf_t *amcf,
+    ngx_uint_t last);
+
 /* adapter */
 ngx_int_t ngx_http_async_primes_adapter_attach(redisAsyncContext *ac,
     ngx_log_t *log, ngx_http_async_primes_adapter_closed_pt closed);
+void ngx_http_async_primes_adapter_flush(redisAsyncContext *ac);
 
 /* jobs */
 ngx_int_t ngx_http_async_primes_job_start(ngx_http_request_t *r,
@@ -329,6 +383,8 @@ ngx_http_async_primes_ctx_t *ngx_http_async_primes_get_ctx(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
     uint64_t eta, uint64_t now);
+ngx_int_t ngx_http_async_primes_poll_get(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx);
 
 /* cache */
 char *ngx_http_async_primes_cache(ngx_conf_t *cf, ngx_command_t *cmd,

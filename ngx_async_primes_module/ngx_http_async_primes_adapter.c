@@ -190,6 +190,26 @@ ngx_http_async_primes_adapter_add_write(void *data)
 }
 
 
+/*
+ * Commands queued outside of the event loop's processing (at the start of
+ * a graceful shutdown) would wait for the next cycle, and its timers,
+ * before a posted write event ran: they are written at once.
+ */
+
+void
+ngx_http_async_primes_adapter_flush(redisAsyncContext *ac)
+{
+    ngx_connection_t  *c;
+
+    c = ac->ev.data;
+
+    if (c != NULL && c->write->posted) {
+        ngx_delete_posted_event(c->write);
+        c->write->handler(c->write);
+    }
+}
+
+
 static void
 ngx_http_async_primes_adapter_del_write(void *data)
 {

@@ -375,11 +375,11 @@ ngx_http_async_primes_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
 static ngx_int_t
 ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
 {
-    ngx_int_t                           rc;
-    ngx_str_t                           doc;
+    ngx_int_t                           rc, wait;
+    ngx_str_t                           doc, value;
     ngx_pool_cleanup_t                 *cln;
-    ngx_http_async_primes_cmd_t        *cmd;
     ngx_http_async_primes_ctx_t        *ctx;
+    ngx_http_async_primes_loc_conf_t   *alcf;
     ngx_http_async_primes_main_conf_t  *amcf;
 
     rc = ngx_http_discard_request_body(r);
@@ -395,7 +395,23 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
                                                 "id is malformed");
     }
 
+    /* ?wait=N: seconds the poll may be held while the job is in progress */
+    wait = 0;
+
+    if (r->args.len
+        && ngx_http_arg(r, (u_char *) "wait", 4, &value) == NGX_OK)
+    {
+        wait = ngx_atoi(value.data, value.len);
+
+        if (wait == NGX_ERROR) {
+            return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "wait must be a whole number "
+                                            "of seconds");
+        }
+    }
+
     amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
 
     /* a job finished here: its final record, without asking Redis */
     if (amcf->cache) {
@@ -424,18 +440,27 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_async_primes_store_get(amcf, id->data,
-                                         ngx_http_async_primes_polled, r,
-                                         &cmd);
-    if (rc != NGX_OK) {
+    ctx->request = r;
+    ctx->id = id->data;
+
+    if (wait > 0 && alcf->wait_max) {
+        ctx->wait_end = ngx_current_msec
+                        + ngx_min((ngx_msec_t) wait * 1000, alcf->wait_max);
+
+        /* 0 means no wait */
+        if (ctx->wait_end == 0) {
+            ctx->wait_end = 1;
+        }
+    }
+
+    if (ngx_http_async_primes_poll_get(r, ctx) != NGX_OK) {
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
                                     NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
     }
 
     cln->handler = ngx_http_async_primes_poll_cleanup;
-    cln->data = cmd;
-    ctx->cleanup = cln;
+    cln->data = ctx;
 
     r->main->count++;
 
@@ -443,13 +468,40 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
+/* reads the record of the job polled, once more for a poll that waited */
+
+ngx_int_t
+ngx_http_async_primes_poll_get(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx)
+{
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+
+    return ngx_http_async_primes_store_get(amcf, ctx->id,
+                                           ngx_http_async_primes_polled, r,
+                                           &ctx->cmd);
+}
+
+
 static void
 ngx_http_async_primes_poll_cleanup(void *data)
 {
-    ngx_http_async_primes_cmd_t  *cmd = data;
+    ngx_http_async_primes_ctx_t  *ctx = data;
 
     /* the request is gone before its reply: the reply goes nowhere */
-    cmd->data = NULL;
+    if (ctx->cmd) {
+        ctx->cmd->data = NULL;
+        ctx->cmd = NULL;
+    }
+
+    if (ctx->waited) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "async_primes: a waiting poll is gone: the client "
+                       "closed the connection");
+
+        ngx_http_async_primes_wait_done(ctx);
+    }
 }
 
 
@@ -471,7 +523,7 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
-    ctx->cleanup->handler = NULL;
+    ctx->cmd = NULL;
 
     in_progress = -1;
 
@@ -494,23 +546,23 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
         if (in_progress) {
             now = ngx_http_async_primes_now();
 
-            if (ngx_http_async_primes_retry_after(r, rec.eta, now) != NGX_OK)
-            {
-                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
-            /*
-             * The worker computing it is gone: a poll is what notices.  The
-             * URI ends with the id, checked before the GET.
-             */
+            /* the worker computing it is gone: a poll is what notices */
             amcf = ngx_http_get_module_main_conf(r,
                                                ngx_http_async_primes_module);
 
             if ((int64_t) rec.lease < (int64_t) now - amcf->clock_ahead) {
-                ngx_http_async_primes_job_takeover(r,
-                                    r->uri.data + r->uri.len
-                                    - NGX_ASYNC_PRIMES_ID_LEN, &rec);
+                ngx_http_async_primes_job_takeover(r, ctx->id, &rec);
+            }
+
+            /* ?wait=: the answer waits for the job's end, or the time */
+            if (ngx_http_async_primes_wait(r, ctx) == NGX_OK) {
+                return;
+            }
+
+            if (ngx_http_async_primes_retry_after(r, rec.eta, now) != NGX_OK)
+            {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
             }
         }
 

@@ -1174,12 +1174,22 @@ ngx_http_async_primes_job_write(ngx_http_async_primes_job_t *job)
     if (ngx_http_async_primes_job_sent(job,
                   ngx_http_async_primes_store_final(job, plain,
                                             ngx_http_async_primes_job_written))
-        == NGX_OK)
+        != NGX_OK)
     {
+        ngx_http_async_primes_job_retry(job);
         return;
     }
 
-    ngx_http_async_primes_job_retry(job);
+    /*
+     * In the same pipeline, so Redis runs it after the write: a poll it
+     * wakes reads the final record, or, if the write failed, finds the job
+     * in progress and waits on.
+     */
+    if (job->amcf->wait_enabled) {
+        (void) ngx_http_async_primes_job_sent(job,
+                     ngx_http_async_primes_store_publish(job,
+                                            ngx_http_async_primes_job_none));
+    }
 }
 
 

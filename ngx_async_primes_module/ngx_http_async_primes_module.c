@@ -22,6 +22,7 @@
 #define NGX_HTTP_ASYNC_PRIMES_TTL_DEFAULT    (3 * 60 * 1000)
 #define NGX_HTTP_ASYNC_PRIMES_LEASE_DEFAULT  10000
 #define NGX_HTTP_ASYNC_PRIMES_JOBS_DEFAULT   1024
+#define NGX_HTTP_ASYNC_PRIMES_WAIT_DEFAULT   30000
 
 /*
  * A thread has a priority of its own on Linux only: elsewhere a nice value
@@ -156,6 +157,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_async_primes_loc_conf_t, lease),
       &ngx_http_async_primes_lease_post },
+
+    { ngx_string("async_primes_wait_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_async_primes_loc_conf_t, wait_max),
+      NULL },
 
     { ngx_string("async_primes_reuse"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -358,6 +366,7 @@ ngx_http_async_primes_create_loc_conf(ngx_conf_t *cf)
     alcf->reuse = NGX_CONF_UNSET;
     alcf->max_work = NGX_CONF_UNSET_MSEC;
     alcf->job_threads = NGX_CONF_UNSET_UINT;
+    alcf->wait_max = NGX_CONF_UNSET_MSEC;
     alcf->max_number = (uint64_t) -1;
     alcf->max_number_set = 0;
 
@@ -434,6 +443,13 @@ ngx_http_async_primes_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_ASYNC_PRIMES_WORK_DEFAULT);
     ngx_conf_merge_uint_value(conf->job_threads, prev->job_threads, 1);
     ngx_conf_merge_value(conf->reuse, prev->reuse, 0);
+    ngx_conf_merge_msec_value(conf->wait_max, prev->wait_max,
+                              NGX_HTTP_ASYNC_PRIMES_WAIT_DEFAULT);
+
+    /* some poll may wait: the worker subscribes, and publishes ends */
+    if (conf->enable && conf->wait_max) {
+        amcf->wait_enabled = 1;
+    }
 
     if (!conf->max_number_set) {
         conf->max_number = prev->max_number_set
@@ -1104,6 +1120,12 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
 
     ngx_http_async_primes_stay_loaded(cycle);
 
+    if (amcf->wait_enabled
+        && ngx_http_async_primes_wait_init(amcf, cycle->log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_http_async_primes_store_init(&amcf->redis);
 
     return ngx_http_async_primes_redis_init(&amcf->redis, cycle->log);
@@ -1178,6 +1200,9 @@ ngx_http_async_primes_watch_shutdown(ngx_cycle_t *cycle,
     c->read->log = cycle->log;
     c->write->log = cycle->log;
 
+    /* the start of a graceful shutdown closes the idle connections */
+    c->idle = 1;
+
     amcf->shutdown = c;
 
     return NGX_OK;
@@ -1204,11 +1229,32 @@ ngx_http_async_primes_shutdown_handler(ngx_event_t *ev)
 
     amcf = c->data;
 
+    /*
+     * A graceful shutdown begins: the polls that wait are answered now,
+     * and the connection stays for worker_shutdown_timeout.
+     */
+    if (c->idle) {
+        c->idle = 0;
+        c->close = 0;
+
+        ngx_http_async_primes_wait_all(amcf, 1);
+
+        if (amcf->redis.ctx) {
+            ngx_http_async_primes_adapter_flush(amcf->redis.ctx);
+        }
+
+        return;
+    }
+
     ngx_close_connection(c);
     amcf->shutdown = NULL;
 
     ngx_http_async_primes_jobs_abandon(amcf);
     ngx_http_async_primes_redis_exit(&amcf->redis);
+
+    if (amcf->wait_enabled) {
+        ngx_http_async_primes_redis_exit(&amcf->subscriber);
+    }
 }
 
 
@@ -1236,5 +1282,10 @@ ngx_http_async_primes_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_async_primes_redis_exit(&amcf->redis);
+
+    if (amcf->wait_enabled) {
+        ngx_http_async_primes_redis_exit(&amcf->subscriber);
+    }
+
     ngx_http_async_primes_jobs_exit(amcf);
 }

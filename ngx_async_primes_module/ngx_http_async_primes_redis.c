@@ -42,6 +42,8 @@ static void ngx_http_async_primes_redis_handshake(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_async_primes_redis_subscription(redisAsyncContext *ac,
+    void *r, void *privdata);
 static void ngx_http_async_primes_redis_failed(
     ngx_http_async_primes_redis_t *redis, const char *refused,
     const char *reason);
@@ -59,6 +61,10 @@ ngx_http_async_primes_redis_init(ngx_http_async_primes_redis_t *redis,
 {
     redis->log = log;
     ngx_queue_init(&redis->pending);
+
+    if (redis->role == NULL) {
+        redis->role = "";
+    }
 
     redis->timer.handler = ngx_http_async_primes_redis_timer_handler;
     redis->timer.data = redis;
@@ -209,7 +215,11 @@ ngx_http_async_primes_redis_disconnected(const redisAsyncContext *ac,
 
     redis->ctx = NULL;
 
-    ngx_http_async_primes_redis_failed(redis, NULL,
+    /* an error reply that no command waits for: Redis refused SUBSCRIBE */
+    ngx_http_async_primes_redis_failed(redis,
+                                       (redis->channel.len && redis->ready
+                                        && ac->err == REDIS_ERR_OTHER)
+                                       ? "SUBSCRIBE" : NULL,
                                        ac->err ? ac->errstr
                                                : "connection closed");
 }
@@ -279,6 +289,7 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata)
 {
     const char                     *command = privdata;
+    ngx_uint_t                      level;
     redisReply                     *reply = r;
     ngx_http_async_primes_redis_t  *redis;
 
@@ -324,14 +335,71 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
 
     if (redis->failing) {
         redis->failing = 0;
-        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
-                      "async_primes: redis \"%V\" is reachable again",
-                      &redis->name);
+        level = redis->role[0] ? NGX_LOG_INFO : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, redis->log, 0,
+                      "async_primes: redis \"%V\"%s is reachable again",
+                      &redis->name, redis->role);
 
     } else {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                       "async_primes: connected to redis \"%V\"",
-                       &redis->name);
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: connected to redis \"%V\"%s",
+                       &redis->name, redis->role);
+    }
+
+    if (redis->channel.len == 0) {
+        return;
+    }
+
+    /* a subscriber: every message of the channel comes to one callback */
+    if (redisAsyncCommand(ac, ngx_http_async_primes_redis_subscription,
+                          redis, "SUBSCRIBE %b", redis->channel.data,
+                          redis->channel.len)
+        != REDIS_OK)
+    {
+        ngx_http_async_primes_redis_failed(redis, NULL, "cannot subscribe");
+        redis->ctx = NULL;
+        redisAsyncFree(ac);
+    }
+}
+
+
+/*
+ * The replies of a subscription: ["subscribe", channel, count] once it
+ * holds, then ["message", channel, data] for each message; NULL when the
+ * connection is freed.
+ */
+
+static void
+ngx_http_async_primes_redis_subscription(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    redisReply                     *reply = r;
+    ngx_http_async_primes_redis_t  *redis = privdata;
+
+    if (reply == NULL
+        || redis->exiting
+        || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    if (ngx_strcmp(reply->element[0]->str, "message") == 0
+        && reply->element[2]->type == REDIS_REPLY_STRING)
+    {
+        redis->message(redis, (u_char *) reply->element[2]->str,
+                       reply->element[2]->len);
+        return;
+    }
+
+    if (ngx_strcmp(reply->element[0]->str, "subscribe") == 0) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: subscribed to \"%V\" on redis \"%V\"",
+                       &redis->channel, &redis->name);
+
+        redis->subscribed(redis);
     }
 }
 
@@ -348,7 +416,8 @@ static void
 ngx_http_async_primes_redis_failed(ngx_http_async_primes_redis_t *redis,
     const char *refused, const char *reason)
 {
-    size_t  len;
+    size_t      len;
+    ngx_uint_t  level;
 
     redis->ready = 0;
 
@@ -368,27 +437,37 @@ ngx_http_async_primes_redis_failed(ngx_http_async_primes_redis_t *redis,
         len--;
     }
 
+    /*
+     * The subscriber shares the Redis and the credentials of the commands'
+     * connection, whose failures are logged: its own at "info", but for a
+     * SUBSCRIBE that Redis refuses.
+     */
+    level = (redis->role[0] && (refused == NULL
+                                || ngx_strcmp(refused, "SUBSCRIBE") != 0))
+            ? NGX_LOG_INFO : NGX_LOG_ERR;
+
     if (redis->failing
         && (refused == NULL
             || (redis->refused && ngx_strcmp(refused, redis->refused) == 0)))
     {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                       "async_primes: redis \"%V\" still unavailable: %*s",
-                       &redis->name, len, reason);
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: redis \"%V\"%s still unavailable: %*s",
+                       &redis->name, redis->role, len, reason);
 
     } else if (refused) {
         redis->failing = 1;
         redis->refused = refused;
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "async_primes: redis \"%V\" refused %s: %*s, "
+        ngx_log_error(level, redis->log, 0,
+                      "async_primes: redis \"%V\"%s refused %s: %*s, "
                       "retrying in the background",
-                      &redis->name, refused, len, reason);
+                      &redis->name, redis->role, refused, len, reason);
 
     } else {
         redis->failing = 1;
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "async_primes: redis \"%V\" is unreachable: %*s, "
-                      "retrying in the background", &redis->name, len, reason);
+        ngx_log_error(level, redis->log, 0,
+                      "async_primes: redis \"%V\"%s is unreachable: %*s, "
+                      "retrying in the background",
+                      &redis->name, redis->role, len, reason);
     }
 
     ngx_http_async_primes_redis_schedule(redis);

@@ -356,6 +356,25 @@ ngx_http_async_primes_store_final(ngx_http_async_primes_job_t *job,
 }
 
 
+/* the job has ended: the polls that wait for it, on any host, are woken */
+
+ngx_int_t
+ngx_http_async_primes_store_publish(ngx_http_async_primes_job_t *job,
+    ngx_http_async_primes_redis_handler_pt handler)
+{
+    ngx_http_async_primes_args_t  args;
+
+    ngx_http_async_primes_args_init(&args, "PUBLISH");
+    ngx_http_async_primes_args_key(&args, job->amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL,
+                                   (u_char *) "", 0);
+    ngx_http_async_primes_args_add(&args, job->id, NGX_ASYNC_PRIMES_ID_LEN);
+
+    return ngx_http_async_primes_store_send(job->amcf, &args, handler, job,
+                                            NULL);
+}
+
+
 /* a poll: the record of a job, whoever wrote it */
 
 ngx_int_t

@@ -27,6 +27,9 @@ sub finished_then_deleted {
     my ($port, $b) = @_;
     my $id = ap_post_job($port, 1, $b);
     ap_poll_until($port, $id, 'FINISHED', 10);
+    # a poll may see the record before its worker has the reply of the
+    # write, and caches it
+    Time::HiRes::sleep(0.1);
     ap_redis($main::Redis, 'DEL', "async_primes:job:$id") == 1
         or die "no record of job $id to delete\n";
     return $id;

@@ -18,8 +18,9 @@ no_shuffle();
 # Blocks that need Redis to answer give it 5 s: the machine may be busy.
 $ENV{TEST_NGINX_AUTH_REDIS_PORT} ||= ap_free_port();
 
-our $AclUser = [qw(on ~async_primes:* +get +set +del +eval +evalsha
-                   +script|load +time +ping +select)];
+our $AclUser = [qw(on ~async_primes:* &async_primes:* +get +set +del +eval
+                   +evalsha +script|load +time +ping +select +publish
+                   +subscribe)];
 
 ap_start_redis($ENV{TEST_NGINX_AUTH_REDIS_PORT},
                '--requirepass', 'admin-secret');
@@ -127,9 +128,9 @@ Content-Type: application/json
 {"error":"the job store (redis) is unavailable"}
 --- error_log eval
 qr/\[error\] .*async_primes: redis "127\.0\.0\.1:\d+" refused AUTH: WRONGPASS invalid username-password pair or user is disabled, retrying in the background$/
---- grep_error_log: refused AUTH
+--- grep_error_log: " refused AUTH
 --- grep_error_log_out
-refused AUTH
+" refused AUTH
 --- no_error_log
 not-the-job-secret
 is unreachable
@@ -278,3 +279,26 @@ POST /sumPrime
 Retry-After: 1
 --- error_log
 refused SCRIPT LOAD: NOAUTH Authentication required, retrying in the background
+
+
+
+=== TEST 9: a user that may not subscribe: jobs still work, and the log says why polls are not woken
+--- http_config
+    async_primes_redis 127.0.0.1:$TEST_NGINX_AUTH_REDIS_PORT;
+    async_primes_redis_auth nosub sub-secret;
+    async_primes_redis_timeout 5s;
+--- init
+package main;
+my $redis = $ENV{TEST_NGINX_AUTH_REDIS_PORT};
+ap_redis($redis, 'ACL', 'SETUSER', 'nosub', 'reset',
+         (grep { $_ ne '+subscribe' } @$main::AclUser), '>sub-secret');
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+# the user may be newer than the workers' first attempts
+my ($id) = ap_post_settles($port, 202, 10)->{content}
+           =~ /"requestId":"([^"]+)"/;
+ap_poll_until($port, $id, 'FINISHED', 10);
+$block->set_value("request", "GET /sumPrime/$id");
+--- error_code: 200
+--- response_body_like: "payload":"1060"
+--- error_log eval
+qr/\[error\] .*async_primes: redis "127\.0\.0\.1:\d+" \(subscriber\) refused SUBSCRIBE: NOPERM this user has no permissions to run the 'subscribe' command, retrying in the background$/
