@@ -211,11 +211,16 @@ typedef struct {
     unsigned                            replace_body:1;
     ngx_str_t                           document;   /* the 202 body */
 
+    /* a submit with "Prefer: respond-async, wait=N" */
+    ngx_uint_t                          prefer_wait;  /* N as applied */
+    unsigned                            prefer_async:1;
+    unsigned                            prefer_held:1;
+
     /* a poll */
     ngx_http_request_t                 *request;
     u_char                             *id;
     ngx_http_async_primes_cmd_t        *cmd;        /* its GET, if sent */
-    ngx_msec_t                          wait_end;   /* ?wait=, or 0 */
+    ngx_msec_t                          wait_end;   /* the wait, or 0 */
     ngx_http_async_primes_waited_t     *waited;     /* while it waits */
     ngx_queue_t                         waiting;    /* in waited */
     ngx_event_t                         wait_timer;
@@ -292,6 +297,7 @@ struct ngx_http_async_primes_job_s {
     unsigned                            finished:1;
     unsigned                            lost:1;     /* lease taken away */
     unsigned                            reuse:1;    /* store the result */
+    unsigned                            held:1;     /* "Prefer: wait" */
 
     /* the Idempotency-Key of the POST, if any, in the same allocation */
     ngx_str_t                           idem;
@@ -301,6 +307,9 @@ struct ngx_http_async_primes_job_s {
 
     u_char                              doc[NGX_HTTP_ASYNC_PRIMES_DOC_LEN];
     size_t                              doc_len;
+
+    /* answers a submit held by "Prefer: wait" when its time is up */
+    ngx_event_t                         respond;
 
     /* in the pool's queue while parts wait for room */
     ngx_queue_t                         wait;

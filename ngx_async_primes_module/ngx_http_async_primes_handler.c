@@ -20,6 +20,8 @@ static void ngx_http_async_primes_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_async_primes_process_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_async_primes_idempotency_key(ngx_http_request_t *r,
     ngx_str_t *key);
+static void ngx_http_async_primes_prefer(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx, ngx_http_async_primes_loc_conf_t *alcf);
 static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
     ngx_str_t *id);
 static void ngx_http_async_primes_poll_cleanup(void *data);
@@ -194,6 +196,7 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
     ngx_chain_t                       *cl;
     ngx_str_t                          idem;
     ngx_async_primes_body_t            body;
+    ngx_http_async_primes_ctx_t       *ctx;
     ngx_http_async_primes_loc_conf_t  *alcf;
     u_char                             message[128];
 
@@ -302,7 +305,107 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
                                     "printable characters, quoted or not");
     }
 
+    ctx = ngx_http_async_primes_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_async_primes_prefer(r, ctx, alcf);
+
     return ngx_http_async_primes_job_start(r, body.a, body.b, &idem);
+}
+
+
+/*
+ * RFC 7240 "Prefer: respond-async, wait=N": a submit whose job ends within
+ * N seconds (at most async_primes_wait_max) is answered 200 with its final
+ * record, else 202 as always.  A preference that is not understood is
+ * ignored, as the RFC wants.
+ */
+
+static void
+ngx_http_async_primes_prefer(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx, ngx_http_async_primes_loc_conf_t *alcf)
+{
+    u_char           *p, *last, *end;
+    ngx_int_t         wait;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    wait = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Prefer") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Prefer",
+                               sizeof("Prefer") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        /* preferences apart by commas, each with ";" parameters */
+        while (p < last) {
+            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+                p++;
+            }
+
+            end = p;
+
+            while (end < last && *end != ',' && *end != ';') {
+                end++;
+            }
+
+            if (end - p == sizeof("respond-async") - 1
+                && ngx_strncasecmp(p, (u_char *) "respond-async",
+                                   sizeof("respond-async") - 1)
+                   == 0)
+            {
+                ctx->prefer_async = 1;
+
+            } else if (end - p > 5
+                       && ngx_strncasecmp(p, (u_char *) "wait=", 5) == 0)
+            {
+                wait = ngx_atoi(p + 5, end - p - 5);
+            }
+
+            /* the parameters of the preference, if any */
+            while (end < last && *end != ',') {
+                end++;
+            }
+
+            p = end;
+        }
+    }
+
+    if (wait <= 0 || alcf->wait_max == 0) {
+        return;
+    }
+
+    wait = ngx_min((ngx_msec_t) wait * 1000, alcf->wait_max);
+
+    ctx->prefer_wait = (wait + 999) / 1000;
+    ctx->wait_end = ngx_current_msec + wait;
+
+    if (ctx->wait_end == 0) {
+        ctx->wait_end = 1;
+    }
 }
 
 

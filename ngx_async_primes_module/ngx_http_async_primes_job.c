@@ -43,12 +43,17 @@ static void ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
     size_t len);
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
+static void ngx_http_async_primes_job_accepted(
+    ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_respond(ngx_event_t *ev);
 static void ngx_http_async_primes_job_taken(void *data, redisReply *reply);
 static void ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_delete(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
     ngx_uint_t status, u_char *body, size_t len, const char *error);
+static ngx_int_t ngx_http_async_primes_preference_applied(
+    ngx_http_request_t *r, ngx_uint_t status);
 static ngx_uint_t ngx_http_async_primes_job_post(
     ngx_http_async_primes_job_t *job);
 static ngx_int_t ngx_http_async_primes_job_post_parts(
@@ -426,6 +431,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
 
+    ngx_msec_int_t                left;
     ngx_http_async_primes_ctx_t  *ctx;
 
     if (ngx_http_async_primes_job_replied(job)) {
@@ -472,14 +478,55 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
 
     ngx_http_async_primes_job_run(job);
 
-    if (job->request) {
-        ctx = ngx_http_get_module_ctx(job->request,
-                                      ngx_http_async_primes_module);
-
-        ngx_http_async_primes_job_reply(job, NGX_HTTP_ACCEPTED,
-                                        ctx->document.data,
-                                        ctx->document.len, NULL);
+    if (job->request == NULL) {
+        return;
     }
+
+    ctx = ngx_http_get_module_ctx(job->request, ngx_http_async_primes_module);
+
+    left = (ngx_msec_int_t) (ctx->wait_end - ngx_current_msec);
+
+    /* "Prefer: wait=N": the answer waits for the result, for N at most */
+    if (ctx->wait_end && left > 0) {
+        ctx->prefer_held = 1;
+        job->held = 1;
+
+        job->respond.handler = ngx_http_async_primes_job_respond;
+        job->respond.data = job;
+        job->respond.log = ngx_cycle->log;
+        job->respond.cancelable = 1;
+
+        ngx_add_timer(&job->respond, (ngx_msec_t) left);
+        return;
+    }
+
+    ngx_http_async_primes_job_accepted(job);
+}
+
+
+/* the 202 of a submit, with the record in progress */
+
+static void
+ngx_http_async_primes_job_accepted(ngx_http_async_primes_job_t *job)
+{
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    if (job->request == NULL) {
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(job->request, ngx_http_async_primes_module);
+
+    ngx_http_async_primes_job_reply(job, NGX_HTTP_ACCEPTED,
+                                    ctx->document.data, ctx->document.len,
+                                    NULL);
+}
+
+
+static void
+ngx_http_async_primes_job_respond(ngx_event_t *ev)
+{
+    ngx_http_async_primes_job_accepted(ev->data);
 }
 
 
@@ -761,6 +808,11 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
      * server's own name, which a client behind a proxy cannot use.
      */
 
+    if (ngx_http_async_primes_preference_applied(r, status) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     if (status == NGX_HTTP_ACCEPTED
         && ngx_http_async_primes_retry_after(r, job->eta,
                                              ngx_http_async_primes_now())
@@ -772,6 +824,58 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
 
     rc = ngx_http_async_primes_send(r, status, body, len);
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * RFC 7240: the preferences of a submit that were honoured.  respond-async
+ * always is; wait=N when the answer was held for the result.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_preference_applied(ngx_http_request_t *r,
+    ngx_uint_t status)
+{
+    u_char                       *p;
+    ngx_table_elt_t              *h;
+    ngx_http_async_primes_ctx_t  *ctx;
+    u_char                        value[sizeof("respond-async, wait=")
+                                        + NGX_INT_T_LEN];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
+
+    p = value;
+
+    if (ctx->prefer_async && status == NGX_HTTP_ACCEPTED) {
+        p = ngx_cpymem(p, "respond-async", sizeof("respond-async") - 1);
+    }
+
+    if (ctx->prefer_held) {
+        p = ngx_sprintf(p, "%s%ui", p == value ? "wait=" : ", wait=",
+                        ctx->prefer_wait);
+    }
+
+    if (p == value) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Preference-Applied");
+    h->value.len = p - value;
+    h->value.data = ngx_pnalloc(r->pool, h->value.len);
+
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, value, h->value.len);
+
+    return NGX_OK;
 }
 
 
@@ -1239,6 +1343,8 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
 
+    u_char  *doc;
+
     if (ngx_http_async_primes_job_replied(job)) {
         return;
     }
@@ -1253,6 +1359,20 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
             ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
                                             job->doc_len,
                                             job->written + job->ttl);
+        }
+
+        /* a submit held by "Prefer: wait" gets the final record */
+        if (job->request) {
+            doc = ngx_pnalloc(job->request->pool, job->doc_len);
+
+            if (doc == NULL) {
+                ngx_http_async_primes_job_accepted(job);
+
+            } else {
+                ngx_memcpy(doc, job->doc, job->doc_len);
+                ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
+                                                job->doc_len, NULL);
+            }
         }
 
         ngx_http_async_primes_job_finish(job);
@@ -1373,6 +1493,15 @@ ngx_http_async_primes_job_finish(ngx_http_async_primes_job_t *job)
     }
 
     job->finished = 1;
+
+    if (job->respond.timer_set) {
+        ngx_del_timer(&job->respond);
+    }
+
+    /* a submit held by "Prefer: wait" for a job that ends otherwise */
+    if (job->held) {
+        ngx_http_async_primes_job_accepted(job);
+    }
 
     if (job->refresh.timer_set) {
         ngx_del_timer(&job->refresh);

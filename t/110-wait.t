@@ -261,3 +261,52 @@ die $err if $err;
 --- request
 GET /sumPrime/00000000-0000-4000-8000-000000000110
 --- error_code: 404
+
+
+
+=== TEST 10: Prefer: respond-async, wait=N: a job that ends within N is answered 200 with its result
+--- request
+POST /sumPrime
+{"a":1,"b":10000000000000}
+--- more_headers
+Prefer: respond-async, wait=30
+--- error_code: 200
+--- response_headers
+Preference-Applied: wait=30
+!Retry-After
+--- response_body_like: ^\{"requestId":"[0-9a-f-]{36}","status":"FINISHED","payload":"1699246443377779418889494"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: Prefer: respond-async, wait=1: a longer job is answered 202 when the second is up
+--- request
+POST /sumPrime
+{"a":1,"b":100000000000000}
+--- more_headers
+Prefer: respond-async, wait=1
+--- error_code: 202
+--- response_headers
+Preference-Applied: respond-async, wait=1
+--- response_headers_like
+Location: /sumPrime/[0-9a-f-]{36}
+--- response_body_like: "status":"IN_PROGRESS"
+
+
+
+=== TEST 12: Prefer: wait with async_primes_wait_max 0: 202 at once
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_wait_max 0;
+    }
+--- request
+POST /sumPrime
+{"a":1,"b":100}
+--- more_headers
+Prefer: respond-async, wait=30
+--- error_code: 202
+--- response_headers
+Preference-Applied: respond-async
+--- response_body_like: "status":"IN_PROGRESS"
