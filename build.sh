@@ -383,7 +383,12 @@ bench() {
         "$ROOT/bench/http.sh" | tee "$BUILD/bench-http.txt" \
         || rc=1
 
-    log "the tables are in build/bench-engine.txt and build/bench-http.txt"
+    NGINX_BINARY=$NGINX_BINARY MODULE=$MODULE BENCH_SMOKE=$smoke \
+        perl "$ROOT/bench/wait.pl" | tee "$BUILD/bench-wait.txt" \
+        || rc=1
+
+    log "the tables are in build/bench-engine.txt, build/bench-http.txt" \
+        "and build/bench-wait.txt"
 
     return $rc
 }
