@@ -41,6 +41,9 @@
 /* no answer of the service is near this; more is not the service */
 #define AP_BODY_MAX  65536
 
+/* the longest a poll asks the server to hold it, in seconds */
+#define AP_WAIT_MAX  30
+
 /* 128 random bits in hex */
 #define AP_KEY_SIZE  33
 
@@ -90,6 +93,13 @@ typedef struct {
     int                 has_retry_after;
     uint64_t            retry_after_ms;
 
+    /*
+     * A poll sent with "Prefer: wait=N" (seconds, 0: none), and whether
+     * the server says it held it ("Preference-Applied: wait=N")
+     */
+    unsigned            prefer_wait;
+    int                 waited;
+
     /* why the last attempt failed, for the error the caller gets */
     int                 last_status;
     char                last_error[AP_MESSAGE_SIZE];
@@ -118,11 +128,13 @@ static ap_host_t *ap_pick_host(ap_call_t *call, uint64_t now,
     uint64_t *wait_until);
 static void ap_host_report(ap_call_t *call, ap_host_t *host,
     int failed, int neutral, uint64_t not_before);
+static int ap_memmem(const char *data, size_t len, const char *s, size_t n);
 static ap_code_t ap_request(ap_call_t *call, const char *id,
     const char *body, const char *key, ap_error_t *err);
 static void ap_note_failure(ap_call_t *call, int status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
-static struct curl_slist *ap_headers(const char *body, const char *key);
+static struct curl_slist *ap_headers(const char *body, const char *key,
+    unsigned prefer_wait);
 static ap_outcome_e ap_attempt(ap_call_t *call, ap_host_t *host,
     const char *id, const char *body, const char *key);
 static ap_code_t ap_answer_error(ap_call_t *call, ap_error_t *err);
@@ -587,7 +599,14 @@ ap_read_header(char *data, size_t size, size_t n, void *ctx)
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         call->has_retry_after = 0;
         call->retry_after_ms = 0;
+        call->waited = 0;
         return len;
+    }
+
+    if (len > 19 && strncasecmp(data, "Preference-Applied:", 19) == 0
+        && ap_memmem(data + 19, len - 19, "wait=", 5))
+    {
+        call->waited = 1;
     }
 
     if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0
@@ -764,16 +783,41 @@ ap_note_failure(ap_call_t *call, int status, const char *fmt, ...)
 }
 
 
+/* does the header value hold the string? */
+
+static int
+ap_memmem(const char *data, size_t len, const char *s, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i + n <= len; i++) {
+        if (strncasecmp(data + i, s, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static struct curl_slist *
-ap_headers(const char *body, const char *key)
+ap_headers(const char *body, const char *key, unsigned prefer_wait)
 {
     size_t              i, n;
-    const char         *lines[4];
+    const char         *lines[5];
     struct curl_slist  *list, *next;
     char                key_header[AP_KEY_SIZE + 32];
+    char                prefer_header[32];
 
     n = 0;
     lines[n++] = "Accept: application/json";
+
+    /* a server that can hold the poll answers when the job ends */
+    if (body == NULL && prefer_wait > 0) {
+        snprintf(prefer_header, sizeof(prefer_header), "Prefer: wait=%u",
+                 prefer_wait);
+        lines[n++] = prefer_header;
+    }
 
     if (body != NULL) {
         lines[n++] = "Content-Type: application/json";
@@ -812,7 +856,7 @@ ap_attempt(ap_call_t *call, ap_host_t *host, const char *id,
     int                 cut, failed;
     char               *url, message[AP_MESSAGE_SIZE];
     CURLcode            rc;
-    uint64_t            now, timeout, connect_timeout, wait;
+    uint64_t            now, timeout, limit, connect_timeout, wait;
     ap_client_t        *client;
     struct curl_slist  *headers;
 
@@ -820,7 +864,7 @@ ap_attempt(ap_call_t *call, ap_host_t *host, const char *id,
 
     url = id != NULL ? ap_strdup_printf("%s%s", host->job_url, id)
                      : host->submit_url;
-    headers = ap_headers(body, key);
+    headers = ap_headers(body, key, call->prefer_wait);
 
     if (url == NULL || headers == NULL) {
         if (url != NULL && url != host->submit_url) {
@@ -841,10 +885,14 @@ ap_attempt(ap_call_t *call, ap_host_t *host, const char *id,
 
     now = ap_now_ms();
     timeout = call->deadline_ms - now;
-    cut = timeout < client->opts.request_timeout_ms;
+
+    /* a poll the server may hold has that much more time */
+    limit = client->opts.request_timeout_ms
+            + (uint64_t) call->prefer_wait * 1000;
+    cut = timeout < limit;
 
     if (!cut) {
-        timeout = client->opts.request_timeout_ms;
+        timeout = limit;
     }
 
     connect_timeout = client->opts.connect_timeout_ms < timeout
@@ -1091,7 +1139,7 @@ ap_call_wait(ap_call_t *call, const char *id, uint64_t first_delay_ms,
     ap_error_t *err)
 {
     unsigned   polls;
-    uint64_t   delay, wake;
+    uint64_t   delay, wake, now, left;
     ap_code_t  rc;
 
     delay = first_delay_ms;
@@ -1112,7 +1160,20 @@ ap_call_wait(ap_call_t *call, const char *id, uint64_t first_delay_ms,
             ap_sleep_until(wake);
         }
 
+        /*
+         * "Prefer: wait=N": a server that holds polls answers when the job
+         * ends, and says so; N leaves a second of the deadline for that.
+         */
+        now = ap_now_ms();
+        left = call->deadline_ms > now ? (call->deadline_ms - now) / 1000
+                                       : 0;
+        call->prefer_wait = left > 1 ? (unsigned) (left - 1 < AP_WAIT_MAX
+                                                   ? left - 1 : AP_WAIT_MAX)
+                                     : 0;
+
         rc = ap_call_status(call, id, record, err);
+
+        call->prefer_wait = 0;
 
         if (rc != AP_OK) {
             return rc;
@@ -1136,7 +1197,11 @@ ap_call_wait(ap_call_t *call, const char *id, uint64_t first_delay_ms,
             progress(record, user);
         }
 
-        if (record->retry_after_ms > 0) {
+        /* held until its time was up: the next poll may be held at once */
+        if (call->waited) {
+            delay = 0;
+
+        } else if (record->retry_after_ms > 0) {
             delay = ap_retry_after_wait_ms(record->retry_after_ms,
                                            ap_random_next(&call->random));
 

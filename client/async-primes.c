@@ -67,6 +67,8 @@ ap_usage(FILE *out)
         "       async-primes submit A B [options]  submit the job, print "
         "its id\n"
         "       async-primes status ID [options]   print the job's record\n"
+        "       async-primes wait ID [options]     wait for the job, print "
+        "its sum\n"
         "\n"
         "options:\n"
         "  --url URL      a host of the service, repeatable (default: "
@@ -333,7 +335,8 @@ main(int argc, char **argv)
     if (command == NULL
         || !((strcmp(command, "sum") == 0 && nargs == 2)
              || (strcmp(command, "submit") == 0 && nargs == 2)
-             || (strcmp(command, "status") == 0 && nargs == 1)))
+             || (strcmp(command, "status") == 0 && nargs == 1)
+             || (strcmp(command, "wait") == 0 && nargs == 1)))
     {
         ap_usage(stderr);
         return AP_EXIT_USAGE;
@@ -414,6 +417,20 @@ main(int argc, char **argv)
 
             } else {
                 printf("%s\n", record.request_id);
+            }
+        }
+
+    } else if (strcmp(command, "wait") == 0) {
+        rc = ap_wait(client, args[0], timeout_ms, ap_bar_update, &bar,
+                     &record, &err);
+        ap_bar_clear(&bar);
+
+        if (rc == AP_OK || rc == AP_EFAILED) {
+            if (json) {
+                ap_print_record(&record);
+
+            } else if (rc == AP_OK) {
+                printf("%s\n", record.payload);
             }
         }
 

@@ -394,6 +394,8 @@ ngx_int_t ngx_http_async_primes_retry_after(ngx_http_request_t *r,
     uint64_t eta, uint64_t now);
 ngx_int_t ngx_http_async_primes_poll_get(ngx_http_request_t *r,
     ngx_http_async_primes_ctx_t *ctx);
+ngx_int_t ngx_http_async_primes_preference_applied(ngx_http_request_t *r,
+    ngx_uint_t status);
 
 /* cache */
 char *ngx_http_async_primes_cache(ngx_conf_t *cf, ngx_command_t *cmd,

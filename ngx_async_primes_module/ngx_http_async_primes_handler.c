@@ -554,6 +554,10 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
         if (ctx->wait_end == 0) {
             ctx->wait_end = 1;
         }
+
+    } else if (wait == 0) {
+        /* "Prefer: wait=N", which a client may send to any server */
+        ngx_http_async_primes_prefer(r, ctx, alcf);
     }
 
     if (ngx_http_async_primes_poll_get(r, ctx) != NGX_OK) {
@@ -671,7 +675,10 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
 
         /* the stored document is the response: copied, not re-encoded */
         body = ngx_pnalloc(r->pool, rec.doc_len);
-        if (body == NULL) {
+        if (body == NULL
+            || ngx_http_async_primes_preference_applied(r, NGX_HTTP_OK)
+               != NGX_OK)
+        {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
@@ -696,6 +703,58 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * RFC 7240: the preferences of a submit or a poll that were honoured.
+ * respond-async always is, on a 202; wait=N when the answer was held.
+ */
+
+ngx_int_t
+ngx_http_async_primes_preference_applied(ngx_http_request_t *r,
+    ngx_uint_t status)
+{
+    u_char                       *p;
+    ngx_table_elt_t              *h;
+    ngx_http_async_primes_ctx_t  *ctx;
+    u_char                        value[sizeof("respond-async, wait=")
+                                        + NGX_INT_T_LEN];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
+
+    p = value;
+
+    if (ctx->prefer_async && status == NGX_HTTP_ACCEPTED) {
+        p = ngx_cpymem(p, "respond-async", sizeof("respond-async") - 1);
+    }
+
+    if (ctx->prefer_held && ctx->prefer_wait) {
+        p = ngx_sprintf(p, "%s%ui", p == value ? "wait=" : ", wait=",
+                        ctx->prefer_wait);
+    }
+
+    if (p == value) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Preference-Applied");
+    h->value.len = p - value;
+    h->value.data = ngx_pnalloc(r->pool, h->value.len);
+
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, value, h->value.len);
+
+    return NGX_OK;
 }
 
 

@@ -52,8 +52,6 @@ static void ngx_http_async_primes_job_delete(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
     ngx_uint_t status, u_char *body, size_t len, const char *error);
-static ngx_int_t ngx_http_async_primes_preference_applied(
-    ngx_http_request_t *r, ngx_uint_t status);
 static ngx_uint_t ngx_http_async_primes_job_post(
     ngx_http_async_primes_job_t *job);
 static ngx_int_t ngx_http_async_primes_job_post_parts(
@@ -824,58 +822,6 @@ ngx_http_async_primes_job_reply(ngx_http_async_primes_job_t *job,
 
     rc = ngx_http_async_primes_send(r, status, body, len);
     ngx_http_finalize_request(r, rc);
-}
-
-
-/*
- * RFC 7240: the preferences of a submit that were honoured.  respond-async
- * always is; wait=N when the answer was held for the result.
- */
-
-static ngx_int_t
-ngx_http_async_primes_preference_applied(ngx_http_request_t *r,
-    ngx_uint_t status)
-{
-    u_char                       *p;
-    ngx_table_elt_t              *h;
-    ngx_http_async_primes_ctx_t  *ctx;
-    u_char                        value[sizeof("respond-async, wait=")
-                                        + NGX_INT_T_LEN];
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
-
-    p = value;
-
-    if (ctx->prefer_async && status == NGX_HTTP_ACCEPTED) {
-        p = ngx_cpymem(p, "respond-async", sizeof("respond-async") - 1);
-    }
-
-    if (ctx->prefer_held) {
-        p = ngx_sprintf(p, "%s%ui", p == value ? "wait=" : ", wait=",
-                        ctx->prefer_wait);
-    }
-
-    if (p == value) {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Preference-Applied");
-    h->value.len = p - value;
-    h->value.data = ngx_pnalloc(r->pool, h->value.len);
-
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(h->value.data, value, h->value.len);
-
-    return NGX_OK;
 }
 
 

@@ -154,6 +154,7 @@ ngx_http_async_primes_wait(ngx_http_request_t *r,
 
     ngx_queue_insert_tail(&waited->polls, &ctx->waiting);
     ctx->waited = waited;
+    ctx->prefer_held = 1;
 
     /* cancelable: a worker that shuts down answers its polls at once */
     ctx->wait_timer.handler = ngx_http_async_primes_wait_timeout;

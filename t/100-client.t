@@ -254,10 +254,11 @@ probe_stop($p);
 package main;
 my $proxy = ap_free_port();
 my $module = ap_free_port();
+# a server that does not hold polls: the client falls back to Retry-After
 my ($dir, $port) = start_instance(
     name => 'poll', port => $module,
     workers => 1, main => 'thread_pool one threads=1 max_queue=64;',
-    location => 'async_primes_thread_pool one;',
+    location => 'async_primes_thread_pool one; async_primes_wait_max 0;',
     servers => <<"_EOC_");
     server {
         listen 127.0.0.1:$proxy;
@@ -502,4 +503,45 @@ eval {
 };
 my $err = $@;
 ap_stop_nginx($dir) if $dir;
+die $err if $err;
+
+
+
+=== TEST 8: a server that holds polls: one poll per job, answered when it ends; async-primes wait
+--- init
+package main;
+my ($dir, $port) = start_instance(
+    name => 'held', workers => 1,
+    main => 'thread_pool one threads=1 max_queue=64;',
+    location => 'async_primes_thread_pool one;');
+eval {
+    my $url = "http://127.0.0.1:$port";
+
+    # behind a long job, far past its own estimate: one poll, held for
+    # seconds until the job ends, where Retry-After would take several
+    queue_long_job($port);
+    my ($rc, $out, $err) = run_cli($main::Cli, 'sum', 1, 1000000000,
+                                   '--url', $url);
+    check($rc == 0 && $out eq "24739512092254535\n",
+          "the queued sum: $rc, \"$out\", \"$err\"");
+    my @gets = grep { $_->{method} eq 'GET' } access_log($dir);
+    check(@gets == 1, scalar(@gets) . " polls, not 1");
+    check($gets[0]{end} - $gets[0]{start} > 1,
+          sprintf("the poll was answered in %.3f s: not held",
+                  $gets[0]{end} - $gets[0]{start}));
+
+    # async-primes wait ID: the sum, or the record with --json
+    my $id = ap_post_job($port, 1, 1000000000);
+    ($rc, $out, $err) = run_cli($main::Cli, 'wait', $id, '--url', $url);
+    check($rc == 0 && $out eq "24739512092254535\n",
+          "wait ID: $rc, \"$out\", \"$err\"");
+    ($rc, $out) = run_cli($main::Cli, 'wait', $id, '--json', '--url', $url);
+    check($rc == 0 && $out =~ /"status":"FINISHED"/, "wait --json: \"$out\"");
+    ($rc, undef, $err) = run_cli($main::Cli, 'wait',
+                                 '0f8fad5b-d9cb-469f-a165-70867728950e',
+                                 '--url', $url);
+    check($rc == 4, "wait of an unknown job: $rc, \"$err\"");
+};
+my $err = $@;
+ap_stop_nginx($dir);
 die $err if $err;

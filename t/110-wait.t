@@ -96,6 +96,8 @@ my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT}, 1, $main::LongJob);
 $block->set_value("request", "GET /sumPrime/$id?wait=1");
 --- error_code: 200
 --- response_body_like: "status":"IN_PROGRESS"
+--- response_headers
+!Preference-Applied
 --- response_headers_like
 Retry-After: \d+
 --- no_error_log
@@ -310,3 +312,19 @@ Prefer: respond-async, wait=30
 --- response_headers
 Preference-Applied: respond-async
 --- response_body_like: "status":"IN_PROGRESS"
+
+
+
+=== TEST 13: a poll with Prefer: wait=N is held as with ?wait=N, and says so
+--- init
+package main;
+my $id = ap_post_job($ENV{TEST_NGINX_SERVER_PORT}, 1, $main::LongJob);
+$block->set_value("request", "GET /sumPrime/$id");
+--- more_headers
+Prefer: wait=1
+--- error_code: 200
+--- response_body_like: "status":"IN_PROGRESS"
+--- response_headers
+Preference-Applied: wait=1
+--- error_log
+a poll waits for job
