@@ -30,7 +30,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 PACKAGES="gcc make perl nginx-core nginx-dev libhiredis-dev libssl-dev
           redis-server curl libcurl4-openssl-dev pkg-config bsdutils
-          faketime"
+          faketime python3-prometheus-client"
 
 log() {
     printf '%s\n' "build.sh: $*" >&2

@@ -63,6 +63,30 @@
 #define NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE  101
 
 
+/* the metrics, in ngx_http_async_primes_metrics.c */
+typedef enum {
+    NGX_HTTP_ASYNC_PRIMES_SUBMITTED = 0,
+    NGX_HTTP_ASYNC_PRIMES_TAKEN_OVER,
+    NGX_HTTP_ASYNC_PRIMES_FINISHED,
+    NGX_HTTP_ASYNC_PRIMES_FAILED,
+    NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT,
+    NGX_HTTP_ASYNC_PRIMES_REFUSED_OVER_BUDGET,
+    NGX_HTTP_ASYNC_PRIMES_REFUSED_QUEUE_FULL,
+    NGX_HTTP_ASYNC_PRIMES_REFUSED_TOO_MANY_JOBS,
+    NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN,
+    NGX_HTTP_ASYNC_PRIMES_IN_FLIGHT,
+    NGX_HTTP_ASYNC_PRIMES_WAITING,
+    NGX_HTTP_ASYNC_PRIMES_TASKS,
+    NGX_HTTP_ASYNC_PRIMES_RECONNECTS,
+    NGX_HTTP_ASYNC_PRIMES_REDIS_REPLY_MS,
+    NGX_HTTP_ASYNC_PRIMES_REDIS_REPLIES,
+    NGX_HTTP_ASYNC_PRIMES_METRICS
+} ngx_http_async_primes_metric_e;
+
+#define ngx_http_async_primes_count(metric)                                  \
+    ngx_http_async_primes_metrics_add_to(metric, 1)
+
+
 /*
  * Called once per command: with the reply, or with NULL when the command
  * failed (not connected, timed out, connection lost).
@@ -181,6 +205,7 @@ typedef struct {
     ngx_int_t                           compute_priority;
     ngx_shm_zone_t                     *cache;    /* or NULL */
     ngx_connection_t                   *shutdown; /* see module.c */
+    ngx_shm_zone_t                     *metrics;  /* or NULL */
     ngx_array_t                         pools;    /* of pool pointers */
 
     /* ms this host's clock is ahead of Redis's, by the last takeover */
@@ -215,6 +240,12 @@ typedef struct {
     ngx_uint_t                          prefer_wait;  /* N as applied */
     unsigned                            prefer_async:1;
     unsigned                            prefer_held:1;
+
+    /* the variables: the record answered, the job computed for it */
+    u_char                             *answer_id;
+    ngx_async_primes_status_e           answer_status;
+    ngx_msec_t                          compute_ms;
+    unsigned                            computed:1;
 
     /* a poll */
     ngx_http_request_t                 *request;
@@ -311,6 +342,10 @@ struct ngx_http_async_primes_job_s {
     /* answers a submit held by "Prefer: wait" when its time is up */
     ngx_event_t                         respond;
 
+    /* when the parts were first posted, and how long they computed */
+    ngx_msec_t                          started;
+    ngx_msec_t                          compute_ms;
+
     /* in the pool's queue while parts wait for room */
     ngx_queue_t                         wait;
     unsigned                            waiting:1;
@@ -355,6 +390,20 @@ ngx_int_t ngx_http_async_primes_store_get(
 
 ngx_int_t ngx_http_async_primes_store_publish(ngx_http_async_primes_job_t *job,
     ngx_http_async_primes_redis_handler_pt handler);
+
+/* variables */
+ngx_int_t ngx_http_async_primes_add_variables(ngx_conf_t *cf);
+void ngx_http_async_primes_variables_answer(ngx_http_request_t *r,
+    ngx_http_async_primes_ctx_t *ctx, u_char *body, size_t len);
+
+/* metrics */
+ngx_int_t ngx_http_async_primes_metrics_add(ngx_conf_t *cf);
+void ngx_http_async_primes_metrics_init(ngx_shm_zone_t *zone);
+void ngx_http_async_primes_metrics_add_to(ngx_uint_t metric,
+    ngx_atomic_int_t n);
+void ngx_http_async_primes_metrics_reply(ngx_msec_t ms);
+char *ngx_http_async_primes_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* long polls */
 ngx_int_t ngx_http_async_primes_wait_init(

@@ -106,6 +106,7 @@ ngx_http_async_primes_submit(ngx_http_request_t *r)
     ngx_int_t  rc;
 
     if (!ngx_http_async_primes_json_content_type(r)) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_reject(r,
                                 NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                 "unsupported media type: "
@@ -116,6 +117,13 @@ ngx_http_async_primes_submit(ngx_http_request_t *r)
                                        ngx_http_async_primes_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        if (rc == NGX_HTTP_BAD_REQUEST
+            || rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
+        {
+            ngx_http_async_primes_count(
+                                    NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
+        }
+
         return rc;
     }
 
@@ -211,6 +219,7 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
     }
 
     if (len == 0) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
                                                 "request body is empty");
     }
@@ -258,11 +267,13 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
     }
 
     if (ngx_async_primes_parse_body(data, len, &body) != 0) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
                                                 body.error);
     }
 
     if (body.a > body.b) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_send_error(r,
                                             NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
                                             "a must not be greater than b");
@@ -272,6 +283,7 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
         ngx_sprintf(message, "b must not exceed %uL, the largest number "
                     "accepted here%Z", alcf->max_number);
 
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_send_error(r,
                                             NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
                                             (char *) message);
@@ -294,12 +306,14 @@ ngx_http_async_primes_process_body(ngx_http_request_t *r)
 
         ngx_sprintf(p, " allowed here%Z");
 
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_OVER_BUDGET);
         return ngx_http_async_primes_send_error(r,
                                         NGX_HTTP_ASYNC_PRIMES_UNPROCESSABLE,
                                         (char *) message);
     }
 
     if (ngx_http_async_primes_idempotency_key(r, &idem) != NGX_OK) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT);
         return ngx_http_async_primes_send_error(r, NGX_HTTP_BAD_REQUEST,
                                     "the Idempotency-Key must be 1 to 255 "
                                     "printable characters, quoted or not");
@@ -827,6 +841,8 @@ ngx_http_async_primes_send(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     ctx->own_response = 1;
+
+    ngx_http_async_primes_variables_answer(r, ctx, body, len);
 
     if (ngx_http_async_primes_add_header(r, "Cache-Control", "no-store")
         != NGX_OK)

@@ -172,12 +172,15 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
 
     if (amcf->redis.ctx == NULL) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
                                     NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
     }
 
     if (amcf->njobs >= amcf->max_jobs) {
+        ngx_http_async_primes_count(
+                                NGX_HTTP_ASYNC_PRIMES_REFUSED_TOO_MANY_JOBS);
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "async_primes: %ui jobs are pending in this worker, "
                       "the most async_primes_max_jobs allows",
@@ -239,6 +242,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
                                             ngx_http_async_primes_job_stored));
 
     if (rc != NGX_OK) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
         ngx_http_async_primes_job_finish(job);
         return ngx_http_async_primes_send_error(r,
                                     NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -409,6 +413,8 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     ngx_queue_insert_tail(&amcf->jobs, &job->queue);
     amcf->njobs++;
 
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_IN_FLIGHT);
+
     return job;
 }
 
@@ -457,6 +463,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
                           reply->str);
         }
 
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
         ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     NULL, 0,
                                     NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
@@ -466,6 +473,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
 
     /* a full queue is back-pressure: the client is told to come back */
     if (ngx_http_async_primes_job_post(job) == 0) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_QUEUE_FULL);
         ngx_http_async_primes_job_delete(job);
         ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NULL, 0,
@@ -475,6 +483,8 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
     }
 
     ngx_http_async_primes_job_run(job);
+
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
 
     if (job->request == NULL) {
         return;
@@ -711,6 +721,8 @@ ngx_http_async_primes_job_taken(void *data, redisReply *reply)
 
 taken:
 
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TAKEN_OVER);
+
     ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                   "async_primes: job %*s taken over: the lease of the "
                   "worker computing it had expired",
@@ -727,6 +739,7 @@ static void
 ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
 {
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING;
+    job->started = ngx_current_msec;
 
     /*
      * Not cancelable: a worker that shuts down gracefully stays until its
@@ -885,6 +898,8 @@ ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
 
         job->posted++;
         pool->tasks++;
+
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TASKS);
     }
 
     return NGX_OK;
@@ -1016,6 +1031,8 @@ ngx_http_async_primes_job_computed(ngx_event_t *ev)
     job->computed++;
     pool->tasks--;
 
+    ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_TASKS, -1);
+
     ngx_http_async_primes_job_completed(job);
 
     /* after the job's own parts: they may have ended it */
@@ -1042,6 +1059,8 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
     if (job->computed < job->nparts) {
         return;
     }
+
+    job->compute_ms = ngx_current_msec - job->started;
 
     if (job->lost) {
         /* stopped: its lease is another worker's, or this one exits */
@@ -1289,7 +1308,8 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
 
-    u_char  *doc;
+    u_char                       *doc;
+    ngx_http_async_primes_ctx_t  *ctx;
 
     if (ngx_http_async_primes_job_replied(job)) {
         return;
@@ -1307,6 +1327,10 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
                                             job->written + job->ttl);
         }
 
+        ngx_http_async_primes_count(job->payload_len
+                                    ? NGX_HTTP_ASYNC_PRIMES_FINISHED
+                                    : NGX_HTTP_ASYNC_PRIMES_FAILED);
+
         /* a submit held by "Prefer: wait" gets the final record */
         if (job->request) {
             doc = ngx_pnalloc(job->request->pool, job->doc_len);
@@ -1316,6 +1340,12 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
 
             } else {
                 ngx_memcpy(doc, job->doc, job->doc_len);
+
+                ctx = ngx_http_get_module_ctx(job->request,
+                                              ngx_http_async_primes_module);
+                ctx->compute_ms = job->compute_ms;
+                ctx->computed = 1;
+
                 ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
                                                 job->doc_len, NULL);
             }
@@ -1483,6 +1513,8 @@ ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job)
 
     ngx_queue_remove(&job->queue);
     job->amcf->njobs--;
+
+    ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_IN_FLIGHT, -1);
 
     ngx_free(job);
 }

@@ -165,6 +165,13 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
       offsetof(ngx_http_async_primes_loc_conf_t, wait_max),
       NULL },
 
+    { ngx_string("async_primes_status"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_async_primes_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("async_primes_reuse"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -226,7 +233,7 @@ static ngx_command_t  ngx_http_async_primes_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_async_primes_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_async_primes_add_variables,   /* preconfiguration */
     ngx_http_async_primes_postconfiguration, /* postconfiguration */
 
     ngx_http_async_primes_create_main_conf, /* create main configuration */
@@ -1110,7 +1117,13 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
     amcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_async_primes_module);
 
-    if (amcf == NULL || !amcf->enabled) {
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_async_primes_metrics_init(amcf->metrics);
+
+    if (!amcf->enabled) {
         return NGX_OK;
     }
 

@@ -337,6 +337,10 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
         redis->failing = 0;
         level = redis->role[0] ? NGX_LOG_INFO : NGX_LOG_NOTICE;
 
+        if (redis->role[0] == '\0') {
+            ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_RECONNECTS);
+        }
+
         ngx_log_error(level, redis->log, 0,
                       "async_primes: redis \"%V\"%s is reachable again",
                       &redis->name, redis->role);
@@ -571,6 +575,11 @@ ngx_http_async_primes_redis_reply(redisAsyncContext *ac, void *r,
     redis = cmd->redis;
 
     ngx_queue_remove(&cmd->queue);
+
+    if (r != NULL) {
+        ngx_http_async_primes_metrics_reply(ngx_current_msec
+                                            - (cmd->deadline - redis->timeout));
+    }
 
     /*
      * Every handler is called once, with no reply when the connection is

@@ -156,6 +156,8 @@ ngx_http_async_primes_wait(ngx_http_request_t *r,
     ctx->waited = waited;
     ctx->prefer_held = 1;
 
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_WAITING);
+
     /* cancelable: a worker that shuts down answers its polls at once */
     ctx->wait_timer.handler = ngx_http_async_primes_wait_timeout;
     ctx->wait_timer.data = ctx;
@@ -195,6 +197,8 @@ ngx_http_async_primes_wait_done(ngx_http_async_primes_ctx_t *ctx)
 
     ctx->waited = NULL;
     ngx_queue_remove(&ctx->waiting);
+
+    ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_WAITING, -1);
 
     if (!ngx_queue_empty(&waited->polls)) {
         return;
