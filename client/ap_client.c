@@ -100,6 +100,9 @@ typedef struct {
     unsigned            prefer_wait;
     int                 waited;
 
+    /* another method than GET (a poll) or POST (a submit): DELETE */
+    const char         *method;
+
     /* why the last attempt failed, for the error the caller gets */
     int                 last_status;
     char                last_error[AP_MESSAGE_SIZE];
@@ -913,6 +916,8 @@ ap_attempt(ap_call_t *call, ap_host_t *host, const char *id,
         curl_easy_setopt(call->curl, CURLOPT_HTTPGET, 1L);
     }
 
+    curl_easy_setopt(call->curl, CURLOPT_CUSTOMREQUEST, call->method);
+
     rc = curl_easy_perform(call->curl);
 
     curl_easy_setopt(call->curl, CURLOPT_HTTPHEADER, NULL);
@@ -1023,6 +1028,9 @@ ap_answer_error(ap_call_t *call, ap_error_t *err)
 
     case 404:
         return ap_fail(err, AP_ENOTFOUND, status, "%s", message);
+
+    case 409:
+        return ap_fail(err, AP_EENDED, status, "%s", message);
 
     default:
         if (status >= 500) {
@@ -1189,6 +1197,9 @@ ap_call_wait(ap_call_t *call, const char *id, uint64_t first_delay_ms,
                            record->error[0] ? record->error
                                             : "the job failed");
 
+        case AP_CANCELLED:
+            return ap_fail(err, AP_EFAILED, 200, "the job was cancelled");
+
         default:
             break;
         }
@@ -1295,6 +1306,39 @@ ap_status(ap_client_t *client, const char *id, unsigned long timeout_ms,
 
 
 AP_EXPORT ap_code_t
+ap_cancel(ap_client_t *client, const char *id, unsigned long timeout_ms,
+    ap_record_t *record, ap_error_t *err)
+{
+    ap_code_t  rc;
+    ap_call_t  call;
+
+    rc = ap_check_job(client, id, record, err);
+
+    if (rc != AP_OK) {
+        return rc;
+    }
+
+    rc = ap_call_init(&call, client, timeout_ms, err);
+
+    if (rc == AP_OK) {
+        call.method = "DELETE";
+
+        rc = ap_request(&call, id, NULL, NULL, err);
+
+        if (rc == AP_OK) {
+            rc = (call.http_status == 200 || call.http_status == 202)
+                 ? ap_read_record(&call, record, err)
+                 : ap_answer_error(&call, err);
+        }
+    }
+
+    ap_call_free(&call);
+
+    return rc == AP_OK ? ap_ok(err) : rc;
+}
+
+
+AP_EXPORT ap_code_t
 ap_wait(ap_client_t *client, const char *id, unsigned long timeout_ms,
     ap_progress_pt progress, void *user, ap_record_t *record,
     ap_error_t *err)
@@ -1344,6 +1388,10 @@ ap_sum(ap_client_t *client, uint64_t a, uint64_t b, unsigned long timeout_ms,
         rc = ap_fail(err, AP_EFAILED, (int) call.http_status, "%s",
                      record->error[0] ? record->error : "the job failed");
 
+    } else if (rc == AP_OK && record->status == AP_CANCELLED) {
+        rc = ap_fail(err, AP_EFAILED, (int) call.http_status,
+                     "the job was cancelled");
+
     } else if (rc == AP_OK && record->status == AP_IN_PROGRESS) {
         if (progress != NULL) {
             progress(record, user);
@@ -1387,6 +1435,8 @@ ap_strerror(ap_code_t code)
         return "out of memory";
     case AP_EINVAL:
         return "invalid argument";
+    case AP_EENDED:
+        return "the job had ended";
     }
 
     return "unknown error";

@@ -522,8 +522,12 @@ ap_record_parse(const char *json, size_t len, ap_record_t *record,
             } else if (strcmp(status, "FAILED") == 0) {
                 record->status = AP_FAILED;
 
+            } else if (strcmp(status, "CANCELLED") == 0) {
+                record->status = AP_CANCELLED;
+
             } else {
-                *reason = "status is not IN_PROGRESS, FINISHED or FAILED";
+                *reason = "status is not IN_PROGRESS, FINISHED, FAILED or "
+                          "CANCELLED";
                 return -1;
             }
 

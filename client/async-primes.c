@@ -22,13 +22,14 @@
 
 
 #define AP_EXIT_OK           0
-#define AP_EXIT_FAILED       1      /* the job ended FAILED */
+#define AP_EXIT_FAILED       1      /* the job ended FAILED or CANCELLED */
 #define AP_EXIT_USAGE        2
 #define AP_EXIT_BADINPUT     3
 #define AP_EXIT_NOTFOUND     4
 #define AP_EXIT_TIMEOUT      5
 #define AP_EXIT_UNAVAILABLE  6
 #define AP_EXIT_ERROR        7      /* a protocol error, no memory */
+#define AP_EXIT_ENDED        8      /* cancel: the job had ended */
 
 #define AP_MAX_URLS          16
 #define AP_DEFAULT_URL       "http://127.0.0.1:8080"
@@ -69,6 +70,8 @@ ap_usage(FILE *out)
         "       async-primes status ID [options]   print the job's record\n"
         "       async-primes wait ID [options]     wait for the job, print "
         "its sum\n"
+        "       async-primes cancel ID [options]   cancel the job, print "
+        "its record\n"
         "\n"
         "options:\n"
         "  --url URL      a host of the service, repeatable (default: "
@@ -83,7 +86,8 @@ ap_usage(FILE *out)
         "exit codes: 0 done, 1 the job failed, 2 usage, 3 bad input, "
         "4 no such job,\n"
         "            5 timeout, 6 the service is unavailable, 7 other "
-        "errors\n");
+        "errors,\n"
+        "            8 (cancel) the job had ended\n");
 }
 
 
@@ -103,6 +107,8 @@ ap_exit_code(ap_code_t code)
         return AP_EXIT_NOTFOUND;
     case AP_EFAILED:
         return AP_EXIT_FAILED;
+    case AP_EENDED:
+        return AP_EXIT_ENDED;
     default:
         return AP_EXIT_ERROR;
     }
@@ -336,7 +342,8 @@ main(int argc, char **argv)
         || !((strcmp(command, "sum") == 0 && nargs == 2)
              || (strcmp(command, "submit") == 0 && nargs == 2)
              || (strcmp(command, "status") == 0 && nargs == 1)
-             || (strcmp(command, "wait") == 0 && nargs == 1)))
+             || (strcmp(command, "wait") == 0 && nargs == 1)
+             || (strcmp(command, "cancel") == 0 && nargs == 1)))
     {
         ap_usage(stderr);
         return AP_EXIT_USAGE;
@@ -432,6 +439,13 @@ main(int argc, char **argv)
             } else if (rc == AP_OK) {
                 printf("%s\n", record.payload);
             }
+        }
+
+    } else if (strcmp(command, "cancel") == 0) {
+        rc = ap_cancel(client, args[0], timeout_ms, &record, &err);
+
+        if (rc == AP_OK) {
+            ap_print_record(&record);
         }
 
     } else {

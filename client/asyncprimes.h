@@ -42,17 +42,19 @@ typedef enum {
     AP_ETIMEOUT,        /* the job did not end before the deadline */
     AP_EUNAVAILABLE,    /* no host could serve the call before the deadline */
     AP_ENOTFOUND,       /* 404: unknown or expired request id */
-    AP_EFAILED,         /* the job ended FAILED */
+    AP_EFAILED,         /* the job ended FAILED, or was cancelled */
     AP_EPROTOCOL,       /* an answer the protocol does not allow */
     AP_ENOMEM,
-    AP_EINVAL           /* a bad argument to the library */
+    AP_EINVAL,          /* a bad argument to the library */
+    AP_EENDED           /* 409: the job had ended, it is not cancelled */
 } ap_code_t;
 
 
 typedef enum {
     AP_IN_PROGRESS = 0,
     AP_FINISHED,
-    AP_FAILED
+    AP_FAILED,
+    AP_CANCELLED
 } ap_job_status_e;
 
 
@@ -157,6 +159,14 @@ ap_code_t ap_status(ap_client_t *client, const char *id,
 ap_code_t ap_wait(ap_client_t *client, const char *id,
     unsigned long timeout_ms, ap_progress_pt progress, void *user,
     ap_record_t *record_out, ap_error_t *err);
+
+/*
+ * DELETE of the job: AP_OK with its record, CANCELLED, or IN_PROGRESS
+ * while the worker computing it stops it (poll it to see CANCELLED);
+ * AP_EENDED if it had ended, AP_ENOTFOUND if there is no such job.
+ */
+ap_code_t ap_cancel(ap_client_t *client, const char *id,
+    unsigned long timeout_ms, ap_record_t *record_out, ap_error_t *err);
 
 /* ap_submit() then ap_wait(), all within timeout_ms */
 ap_code_t ap_sum(ap_client_t *client, uint64_t a, uint64_t b,

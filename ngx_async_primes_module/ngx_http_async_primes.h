@@ -32,6 +32,10 @@
 /* the channel, under the prefix, of the ids of the jobs that have ended */
 #define NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL   "done"
 
+/* the mark of a job to cancel, and the channel that tells its worker */
+#define NGX_HTTP_ASYNC_PRIMES_CANCEL_KIND    "cancel:"
+#define NGX_HTTP_ASYNC_PRIMES_CANCEL_CHANNEL "cancel"
+
 /* the longest Idempotency-Key accepted */
 #define NGX_HTTP_ASYNC_PRIMES_IDEM_MAX       255
 
@@ -69,6 +73,7 @@ typedef enum {
     NGX_HTTP_ASYNC_PRIMES_TAKEN_OVER,
     NGX_HTTP_ASYNC_PRIMES_FINISHED,
     NGX_HTTP_ASYNC_PRIMES_FAILED,
+    NGX_HTTP_ASYNC_PRIMES_CANCELLED,
     NGX_HTTP_ASYNC_PRIMES_REFUSED_BAD_INPUT,
     NGX_HTTP_ASYNC_PRIMES_REFUSED_OVER_BUDGET,
     NGX_HTTP_ASYNC_PRIMES_REFUSED_QUEUE_FULL,
@@ -118,6 +123,7 @@ typedef struct {
 #define NGX_HTTP_ASYNC_PRIMES_SCRIPT_RENEW     1
 #define NGX_HTTP_ASYNC_PRIMES_SCRIPT_TAKEOVER  2
 #define NGX_HTTP_ASYNC_PRIMES_SCRIPT_FINAL     3
+#define NGX_HTTP_ASYNC_PRIMES_SCRIPT_CANCEL    4
 
 
 struct ngx_http_async_primes_cmd_s {
@@ -146,11 +152,13 @@ struct ngx_http_async_primes_redis_s {
     /* loaded in each handshake; the list ends with a NULL name */
     ngx_http_async_primes_script_t     *scripts;
 
-    /* a subscriber: its channel, and what it calls */
-    ngx_str_t                           channel;
+    /* a subscriber: its channels, and what it calls */
+    ngx_str_t                          *channels;
+    ngx_uint_t                          nchannels;
     void                              (*message)(
                                     ngx_http_async_primes_redis_t *redis,
-                                    u_char *data, size_t len);
+                                    ngx_uint_t channel, u_char *data,
+                                    size_t len);
     void                              (*subscribed)(
                                     ngx_http_async_primes_redis_t *redis);
     void                               *data;
@@ -250,7 +258,7 @@ typedef struct {
     /* a poll */
     ngx_http_request_t                 *request;
     u_char                             *id;
-    ngx_http_async_primes_cmd_t        *cmd;        /* its GET, if sent */
+    void                              **reply_to;   /* of its command */
     ngx_msec_t                          wait_end;   /* the wait, or 0 */
     ngx_http_async_primes_waited_t     *waited;     /* while it waits */
     ngx_queue_t                         waiting;    /* in waited */
@@ -329,6 +337,7 @@ struct ngx_http_async_primes_job_s {
     unsigned                            lost:1;     /* lease taken away */
     unsigned                            reuse:1;    /* store the result */
     unsigned                            held:1;     /* "Prefer: wait" */
+    unsigned                            cancelled:1;
 
     /* the Idempotency-Key of the POST, if any, in the same allocation */
     ngx_str_t                           idem;
@@ -386,7 +395,11 @@ ngx_int_t ngx_http_async_primes_store_final(ngx_http_async_primes_job_t *job,
 ngx_int_t ngx_http_async_primes_store_get(
     ngx_http_async_primes_main_conf_t *amcf, const u_char *id,
     ngx_http_async_primes_redis_handler_pt handler, void *data,
-    ngx_http_async_primes_cmd_t **cmdp);
+    void ***detach);
+ngx_int_t ngx_http_async_primes_store_cancel(
+    ngx_http_async_primes_main_conf_t *amcf, const u_char *id,
+    ngx_msec_t ttl, ngx_http_async_primes_redis_handler_pt handler,
+    void *data, void ***detach);
 
 ngx_int_t ngx_http_async_primes_store_publish(ngx_http_async_primes_job_t *job,
     ngx_http_async_primes_redis_handler_pt handler);
@@ -429,6 +442,8 @@ ngx_http_async_primes_pool_t *ngx_http_async_primes_pool_add(ngx_conf_t *cf,
 void ngx_http_async_primes_jobs_abandon(
     ngx_http_async_primes_main_conf_t *amcf);
 void ngx_http_async_primes_jobs_exit(ngx_http_async_primes_main_conf_t *amcf);
+void ngx_http_async_primes_jobs_cancel(ngx_http_async_primes_main_conf_t *amcf,
+    const u_char *id);
 uint64_t ngx_http_async_primes_now(void);
 
 /* handler */

@@ -25,6 +25,9 @@ static void ngx_http_async_primes_prefer(ngx_http_request_t *r,
 static ngx_int_t ngx_http_async_primes_poll(ngx_http_request_t *r,
     ngx_str_t *id);
 static void ngx_http_async_primes_poll_cleanup(void *data);
+static ngx_int_t ngx_http_async_primes_cancel(ngx_http_request_t *r,
+    ngx_str_t *id);
+static void ngx_http_async_primes_cancelled(void *data, redisReply *reply);
 static void ngx_http_async_primes_polled(void *data, redisReply *reply);
 static ngx_int_t ngx_http_async_primes_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
@@ -74,8 +77,16 @@ ngx_http_async_primes_handler(ngx_http_request_t *r)
         && ngx_strlchr(r->uri.data + base.len + 1, r->uri.data + len, '/')
            == NULL)
     {
+        id.data = r->uri.data + base.len + 1;
+        id.len = len - base.len - 1;
+
+        if (r->method == NGX_HTTP_DELETE) {
+            return ngx_http_async_primes_cancel(r, &id);
+        }
+
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            if (ngx_http_async_primes_add_header(r, "Allow", "GET, HEAD")
+            if (ngx_http_async_primes_add_header(r, "Allow",
+                                                 "GET, HEAD, DELETE")
                 != NGX_OK)
             {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -84,11 +95,9 @@ ngx_http_async_primes_handler(ngx_http_request_t *r)
             return ngx_http_async_primes_reject(r,
                                     NGX_HTTP_NOT_ALLOWED,
                                     "method not allowed: jobs are "
-                                    "polled with GET");
+                                    "polled with GET and cancelled with "
+                                    "DELETE");
         }
-
-        id.data = r->uri.data + base.len + 1;
-        id.len = len - base.len - 1;
 
         return ngx_http_async_primes_poll(r, &id);
     }
@@ -589,6 +598,177 @@ ngx_http_async_primes_poll(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
+/*
+ * DELETE <location>/<requestId>: a job nobody computes any more is
+ * cancelled at once (200); one a worker computes is marked, and that
+ * worker, told through Redis, stops it and writes its CANCELLED record
+ * (202: poll it).  A job that has ended is left as it is (409).
+ */
+
+static ngx_int_t
+ngx_http_async_primes_cancel(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_int_t                           rc;
+    ngx_pool_cleanup_t                 *cln;
+    ngx_http_async_primes_ctx_t        *ctx;
+    ngx_http_async_primes_loc_conf_t   *alcf;
+    ngx_http_async_primes_main_conf_t  *amcf;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!ngx_async_primes_id_valid(id->data, id->len)) {
+        return ngx_http_async_primes_send_error(r, NGX_HTTP_NOT_FOUND,
+                                                "no such job: the request "
+                                                "id is malformed");
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_async_primes_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_async_primes_module);
+
+    ctx = ngx_http_async_primes_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->id = id->data;
+
+    if (ngx_http_async_primes_store_cancel(amcf, id->data, alcf->ttl,
+                                           ngx_http_async_primes_cancelled,
+                                           r, &ctx->reply_to)
+        != NGX_OK)
+    {
+        return ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+    }
+
+    cln->handler = ngx_http_async_primes_poll_cleanup;
+    cln->data = ctx;
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_async_primes_cancelled(void *data, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    u_char                       *body, *location;
+    ngx_int_t                     rc, code;
+    redisReply                   *doc;
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    if (r == NULL) {
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
+    ctx->reply_to = NULL;
+
+    if (reply == NULL) {
+        rc = ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || (reply->element[0]->integer != 0
+            && (reply->elements != 2
+                || reply->element[1]->type != REDIS_REPLY_STRING)))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "async_primes: unexpected redis reply of type %d "
+                      "to the cancellation of job %*s%s%s", reply->type,
+                      (size_t) NGX_ASYNC_PRIMES_ID_LEN, ctx->id,
+                      reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+
+        rc = ngx_http_async_primes_send_error(r,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "the job store (redis) answered with "
+                                    "an error");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    code = reply->element[0]->integer;
+
+    if (code == 0) {
+        rc = ngx_http_async_primes_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "no such job: it is unknown "
+                                              "or has expired");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    doc = reply->element[1];
+
+    if (code == 1
+        && ngx_async_primes_json_record_status((u_char *) doc->str, doc->len)
+           != NGX_ASYNC_PRIMES_STATUS_CANCELLED)
+    {
+        rc = ngx_http_async_primes_send_error(r, NGX_HTTP_CONFLICT,
+                                              "the job has ended: it is "
+                                              "left as it is");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (code == 3) {
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_CANCELLED);
+    }
+
+    body = ngx_pnalloc(r->pool, doc->len);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(body, doc->str, doc->len);
+
+    /* 2: its worker stops it; the record says CANCELLED once it has */
+    if (code == 2) {
+        location = ngx_pnalloc(r->pool, r->uri.len + 1);
+        if (location == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        (void) ngx_cpystrn(location, r->uri.data, r->uri.len + 1);
+
+        if (ngx_http_async_primes_add_header(r, "Location",
+                                             (const char *) location)
+            != NGX_OK)
+        {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    rc = ngx_http_async_primes_send(r, code == 2 ? NGX_HTTP_ACCEPTED
+                                                 : NGX_HTTP_OK,
+                                    body, doc->len);
+    ngx_http_finalize_request(r, rc);
+}
+
+
 /* reads the record of the job polled, once more for a poll that waited */
 
 ngx_int_t
@@ -601,7 +781,7 @@ ngx_http_async_primes_poll_get(ngx_http_request_t *r,
 
     return ngx_http_async_primes_store_get(amcf, ctx->id,
                                            ngx_http_async_primes_polled, r,
-                                           &ctx->cmd);
+                                           &ctx->reply_to);
 }
 
 
@@ -611,9 +791,9 @@ ngx_http_async_primes_poll_cleanup(void *data)
     ngx_http_async_primes_ctx_t  *ctx = data;
 
     /* the request is gone before its reply: the reply goes nowhere */
-    if (ctx->cmd) {
-        ctx->cmd->data = NULL;
-        ctx->cmd = NULL;
+    if (ctx->reply_to) {
+        *ctx->reply_to = NULL;
+        ctx->reply_to = NULL;
     }
 
     if (ctx->waited) {
@@ -644,7 +824,7 @@ ngx_http_async_primes_polled(void *data, redisReply *reply)
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_async_primes_module);
-    ctx->cmd = NULL;
+    ctx->reply_to = NULL;
 
     in_progress = -1;
 

@@ -67,6 +67,9 @@ static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
 static void ngx_http_async_primes_job_completed(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_cancel(ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_cancelled(void *data,
+    redisReply *reply);
 static void ngx_http_async_primes_job_refresh(ngx_event_t *ev);
 static void ngx_http_async_primes_job_refreshed(void *data,
     redisReply *reply);
@@ -708,6 +711,15 @@ ngx_http_async_primes_job_taken(void *data, redisReply *reply)
             goto taken;
         }
 
+        /* expired on a job to cancel: cancelled instead of computed */
+        if (reply->element[0]->integer == 3) {
+            (void) ngx_http_async_primes_job_sent(job,
+                         ngx_http_async_primes_store_cancel(job->amcf,
+                                          job->id, job->ttl,
+                                          ngx_http_async_primes_job_cancelled,
+                                          job, NULL));
+        }
+
     } else if (reply && reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "async_primes: redis refused the takeover of job "
@@ -1072,6 +1084,16 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
         ngx_del_timer(&job->refresh);
     }
 
+    if (job->cancelled) {
+        /* stopped by a cancellation: the record says so */
+        job->payload_len = 0;
+        job->doc_len = ngx_async_primes_json_record(job->doc, job->id,
+                                       NGX_ASYNC_PRIMES_ID_LEN,
+                                       NGX_ASYNC_PRIMES_STATUS_CANCELLED,
+                                       NULL, 0, NULL, 0);
+        goto write;
+    }
+
     rc = NGX_ASYNC_PRIMES_SUM_OK;
     sum = 0;
 
@@ -1110,12 +1132,98 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
                                        (u_char *) error,
                                        error ? ngx_strlen(error) : 0);
 
+write:
+
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_WRITING;
     job->write_deadline = ngx_current_msec + job->ttl;
 
     job->refresh.handler = ngx_http_async_primes_job_write_handler;
 
     ngx_http_async_primes_job_write(job);
+}
+
+
+/*
+ * A cancellation for a job this worker computes: its parts stop at the
+ * engine's next check, so that their threads are free at once, and the
+ * job writes its CANCELLED record once they are back.  A job that is
+ * writing its result already is left to it.
+ */
+
+static void
+ngx_http_async_primes_job_cancel(ngx_http_async_primes_job_t *job)
+{
+    ngx_uint_t  i;
+
+    if (job->cancelled
+        || job->finished
+        || job->state != NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "async_primes: job %*s is cancelled",
+                  (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+
+    job->cancelled = 1;
+
+    ngx_http_async_primes_job_unwait(job);
+
+    for (i = 0; i < job->posted; i++) {
+        __atomic_store_n(&job->parts[i].sum_ctx.stop, 1, __ATOMIC_RELAXED);
+    }
+
+    job->nparts = job->posted;
+
+    if (job->computed == job->nparts) {
+        ngx_http_async_primes_job_completed(job);
+    }
+}
+
+
+void
+ngx_http_async_primes_jobs_cancel(ngx_http_async_primes_main_conf_t *amcf,
+    const u_char *id)
+{
+    ngx_queue_t                  *q;
+    ngx_http_async_primes_job_t  *job;
+
+    for (q = ngx_queue_head(&amcf->jobs);
+         q != ngx_queue_sentinel(&amcf->jobs);
+         q = ngx_queue_next(q))
+    {
+        job = ngx_queue_data(q, ngx_http_async_primes_job_t, queue);
+
+        if (ngx_memcmp(job->id, id, NGX_ASYNC_PRIMES_ID_LEN) == 0) {
+            ngx_http_async_primes_job_cancel(job);
+            return;
+        }
+    }
+}
+
+
+/* the cancel script, sent for a job found expired and marked */
+
+static void
+ngx_http_async_primes_job_cancelled(void *data, redisReply *reply)
+{
+    ngx_http_async_primes_job_t  *job = data;
+
+    if (reply != NULL
+        && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements >= 1
+        && reply->element[0]->type == REDIS_REPLY_INTEGER
+        && reply->element[0]->integer == 3)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "async_primes: job %*s is cancelled: its worker had "
+                      "gone", (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_CANCELLED);
+    }
+
+    (void) ngx_http_async_primes_job_replied(job);
 }
 
 
@@ -1200,6 +1308,12 @@ ngx_http_async_primes_job_refreshed(void *data, redisReply *reply)
                       "async_primes: the record of job %*s was gone from "
                       "redis and is stored again",
                       (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id);
+        return;
+    }
+
+    /* marked to cancel: its message was lost, or is still on its way */
+    if (reply->integer == 3) {
+        ngx_http_async_primes_job_cancel(job);
         return;
     }
 
@@ -1327,9 +1441,11 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
                                             job->written + job->ttl);
         }
 
-        ngx_http_async_primes_count(job->payload_len
-                                    ? NGX_HTTP_ASYNC_PRIMES_FINISHED
-                                    : NGX_HTTP_ASYNC_PRIMES_FAILED);
+        ngx_http_async_primes_count(job->cancelled
+                                    ? NGX_HTTP_ASYNC_PRIMES_CANCELLED
+                                    : job->payload_len
+                                      ? NGX_HTTP_ASYNC_PRIMES_FINISHED
+                                      : NGX_HTTP_ASYNC_PRIMES_FAILED);
 
         /* a submit held by "Prefer: wait" gets the final record */
         if (job->request) {

@@ -52,6 +52,8 @@ static ngx_http_async_primes_metric_t  ngx_http_async_primes_metric[] = {
       "Jobs whose FINISHED record was written" },
     { "async_primes_jobs_failed_total", "counter",
       "Jobs whose FAILED record was written" },
+    { "async_primes_jobs_cancelled_total", "counter",
+      "Jobs whose CANCELLED record was written" },
     { "async_primes_submits_refused_bad_input_total", "counter",
       "Submits refused: a bad body, type or range (400, 413, 415, 422)" },
     { "async_primes_submits_refused_over_budget_total", "counter",

@@ -1133,9 +1133,8 @@ ngx_http_async_primes_init_process(ngx_cycle_t *cycle)
 
     ngx_http_async_primes_stay_loaded(cycle);
 
-    if (amcf->wait_enabled
-        && ngx_http_async_primes_wait_init(amcf, cycle->log) != NGX_OK)
-    {
+    /* the subscriber: ended jobs wake polls, cancelled ones stop here */
+    if (ngx_http_async_primes_wait_init(amcf, cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1265,9 +1264,7 @@ ngx_http_async_primes_shutdown_handler(ngx_event_t *ev)
     ngx_http_async_primes_jobs_abandon(amcf);
     ngx_http_async_primes_redis_exit(&amcf->redis);
 
-    if (amcf->wait_enabled) {
-        ngx_http_async_primes_redis_exit(&amcf->subscriber);
-    }
+    ngx_http_async_primes_redis_exit(&amcf->subscriber);
 }
 
 
@@ -1296,9 +1293,7 @@ ngx_http_async_primes_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_async_primes_redis_exit(&amcf->redis);
 
-    if (amcf->wait_enabled) {
-        ngx_http_async_primes_redis_exit(&amcf->subscriber);
-    }
+    ngx_http_async_primes_redis_exit(&amcf->subscriber);
 
     ngx_http_async_primes_jobs_exit(amcf);
 }

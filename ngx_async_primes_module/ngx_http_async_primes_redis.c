@@ -217,7 +217,7 @@ ngx_http_async_primes_redis_disconnected(const redisAsyncContext *ac,
 
     /* an error reply that no command waits for: Redis refused SUBSCRIBE */
     ngx_http_async_primes_redis_failed(redis,
-                                       (redis->channel.len && redis->ready
+                                       (redis->nchannels && redis->ready
                                         && ac->err == REDIS_ERR_OTHER)
                                        ? "SUBSCRIBE" : NULL,
                                        ac->err ? ac->errstr
@@ -288,8 +288,10 @@ static void
 ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata)
 {
+    size_t                          argvlen[3];
     const char                     *command = privdata;
-    ngx_uint_t                      level;
+    const char                     *argv[3];
+    ngx_uint_t                      i, level;
     redisReply                     *reply = r;
     ngx_http_async_primes_redis_t  *redis;
 
@@ -351,14 +353,23 @@ ngx_http_async_primes_redis_handshake(redisAsyncContext *ac, void *r,
                        &redis->name, redis->role);
     }
 
-    if (redis->channel.len == 0) {
+    if (redis->nchannels == 0) {
         return;
     }
 
-    /* a subscriber: every message of the channel comes to one callback */
-    if (redisAsyncCommand(ac, ngx_http_async_primes_redis_subscription,
-                          redis, "SUBSCRIBE %b", redis->channel.data,
-                          redis->channel.len)
+    /* a subscriber: every message of its channels comes to one callback */
+
+    argv[0] = "SUBSCRIBE";
+    argvlen[0] = sizeof("SUBSCRIBE") - 1;
+
+    for (i = 0; i < redis->nchannels; i++) {
+        argv[i + 1] = (const char *) redis->channels[i].data;
+        argvlen[i + 1] = redis->channels[i].len;
+    }
+
+    if (redisAsyncCommandArgv(ac, ngx_http_async_primes_redis_subscription,
+                              redis, (int) redis->nchannels + 1, argv,
+                              argvlen)
         != REDIS_OK)
     {
         ngx_http_async_primes_redis_failed(redis, NULL, "cannot subscribe");
@@ -378,6 +389,7 @@ static void
 ngx_http_async_primes_redis_subscription(redisAsyncContext *ac, void *r,
     void *privdata)
 {
+    ngx_uint_t                      i;
     redisReply                     *reply = r;
     ngx_http_async_primes_redis_t  *redis = privdata;
 
@@ -385,7 +397,8 @@ ngx_http_async_primes_redis_subscription(redisAsyncContext *ac, void *r,
         || redis->exiting
         || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 3
-        || reply->element[0]->type != REDIS_REPLY_STRING)
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
     {
         return;
     }
@@ -393,15 +406,30 @@ ngx_http_async_primes_redis_subscription(redisAsyncContext *ac, void *r,
     if (ngx_strcmp(reply->element[0]->str, "message") == 0
         && reply->element[2]->type == REDIS_REPLY_STRING)
     {
-        redis->message(redis, (u_char *) reply->element[2]->str,
-                       reply->element[2]->len);
+        for (i = 0; i < redis->nchannels; i++) {
+            if (redis->channels[i].len == reply->element[1]->len
+                && ngx_strncmp(redis->channels[i].data,
+                               reply->element[1]->str,
+                               reply->element[1]->len)
+                   == 0)
+            {
+                redis->message(redis, i, (u_char *) reply->element[2]->str,
+                               reply->element[2]->len);
+                return;
+            }
+        }
+
         return;
     }
 
-    if (ngx_strcmp(reply->element[0]->str, "subscribe") == 0) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, redis->log, 0,
-                       "async_primes: subscribed to \"%V\" on redis \"%V\"",
-                       &redis->channel, &redis->name);
+    /* once every channel holds */
+    if (ngx_strcmp(reply->element[0]->str, "subscribe") == 0
+        && reply->element[2]->type == REDIS_REPLY_INTEGER
+        && (ngx_uint_t) reply->element[2]->integer == redis->nchannels)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, redis->log, 0,
+                       "async_primes: subscribed on redis \"%V\"",
+                       &redis->name);
 
         redis->subscribed(redis);
     }

@@ -85,7 +85,7 @@ static ngx_int_t ngx_http_async_primes_store_send(
     ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_args_t *args,
     ngx_http_async_primes_redis_handler_pt handler, void *data,
-    ngx_http_async_primes_cmd_t **cmdp);
+    void ***detach);
 static void ngx_http_async_primes_store_evaluated(void *data,
     redisReply *reply);
 static ngx_int_t ngx_http_async_primes_store_lease(
@@ -106,6 +106,9 @@ ngx_http_async_primes_script_t  ngx_http_async_primes_scripts[] = {
 
     { "final", ngx_http_async_primes_final_lua,
       sizeof(ngx_http_async_primes_final_lua) - 1, "" },
+
+    { "cancel", ngx_http_async_primes_cancel_lua,
+      sizeof(ngx_http_async_primes_cancel_lua) - 1, "" },
 
     { NULL, NULL, 0, "" }
 };
@@ -279,6 +282,9 @@ ngx_http_async_primes_store_lease(ngx_http_async_primes_job_t *job,
 
     ngx_http_async_primes_args_script(&args, script);
     ngx_http_async_primes_args_job_key(&args, job);
+    ngx_http_async_primes_args_key(&args, job->amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_CANCEL_KIND,
+                                   job->id, NGX_ASYNC_PRIMES_ID_LEN);
     ngx_http_async_primes_args_keys_end(&args);
 
     ngx_http_async_primes_args_add(&args, job->owner,
@@ -375,12 +381,57 @@ ngx_http_async_primes_store_publish(ngx_http_async_primes_job_t *job,
 }
 
 
+/*
+ * A cancellation: the record of a job nobody holds becomes CANCELLED at
+ * once; one held is marked, and its worker told, to stop it.
+ */
+
+ngx_int_t
+ngx_http_async_primes_store_cancel(ngx_http_async_primes_main_conf_t *amcf,
+    const u_char *id, ngx_msec_t ttl,
+    ngx_http_async_primes_redis_handler_pt handler, void *data,
+    void ***detach)
+{
+    u_char                        *doc;
+    ngx_http_async_primes_args_t   args;
+
+    ngx_http_async_primes_args_script(&args,
+                                      NGX_HTTP_ASYNC_PRIMES_SCRIPT_CANCEL);
+    ngx_http_async_primes_args_key(&args, amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_KEY_KIND,
+                                   id, NGX_ASYNC_PRIMES_ID_LEN);
+    ngx_http_async_primes_args_key(&args, amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_CANCEL_KIND,
+                                   id, NGX_ASYNC_PRIMES_ID_LEN);
+    ngx_http_async_primes_args_keys_end(&args);
+
+    doc = ngx_http_async_primes_args_space(&args,
+                                           NGX_HTTP_ASYNC_PRIMES_DOC_LEN);
+    if (doc) {
+        ngx_http_async_primes_args_add(&args, doc,
+                        ngx_async_primes_json_record(doc, id,
+                                           NGX_ASYNC_PRIMES_ID_LEN,
+                                           NGX_ASYNC_PRIMES_STATUS_CANCELLED,
+                                           NULL, 0, NULL, 0));
+    }
+
+    ngx_http_async_primes_args_msec(&args, ttl);
+    ngx_http_async_primes_args_key(&args, amcf,
+                                   NGX_HTTP_ASYNC_PRIMES_CANCEL_CHANNEL,
+                                   (u_char *) "", 0);
+    ngx_http_async_primes_args_add(&args, id, NGX_ASYNC_PRIMES_ID_LEN);
+
+    return ngx_http_async_primes_store_send(amcf, &args, handler, data,
+                                            detach);
+}
+
+
 /* a poll: the record of a job, whoever wrote it */
 
 ngx_int_t
 ngx_http_async_primes_store_get(ngx_http_async_primes_main_conf_t *amcf,
     const u_char *id, ngx_http_async_primes_redis_handler_pt handler,
-    void *data, ngx_http_async_primes_cmd_t **cmdp)
+    void *data, void ***detach)
 {
     ngx_http_async_primes_args_t  args;
 
@@ -390,7 +441,7 @@ ngx_http_async_primes_store_get(ngx_http_async_primes_main_conf_t *amcf,
                                    id, NGX_ASYNC_PRIMES_ID_LEN);
 
     return ngx_http_async_primes_store_send(amcf, &args, handler, data,
-                                            cmdp);
+                                            detach);
 }
 
 
@@ -556,16 +607,22 @@ ngx_http_async_primes_args_msec(ngx_http_async_primes_args_t *args,
 }
 
 
+/*
+ * With detach, the caller gets where the reply's data is kept: setting it
+ * to NULL (a request that goes away) sends the reply nowhere.
+ */
+
 static ngx_int_t
 ngx_http_async_primes_store_send(ngx_http_async_primes_main_conf_t *amcf,
     ngx_http_async_primes_args_t *args,
     ngx_http_async_primes_redis_handler_pt handler, void *data,
-    ngx_http_async_primes_cmd_t **cmdp)
+    void ***detach)
 {
     int                            i;
     u_char                        *p;
     size_t                         size;
     ngx_int_t                      rc;
+    ngx_http_async_primes_cmd_t   *cmd;
     ngx_http_async_primes_eval_t  *eval;
 
     if (args->overflow || (args->script && !args->keys_done)) {
@@ -579,10 +636,14 @@ ngx_http_async_primes_store_send(ngx_http_async_primes_main_conf_t *amcf,
     }
 
     if (args->script == NULL) {
-        return ngx_http_async_primes_redis_command(&amcf->redis, handler,
-                                                   data, cmdp, args->argc,
-                                                   args->argv,
-                                                   args->argvlen);
+        rc = ngx_http_async_primes_redis_command(&amcf->redis, handler,
+                                                 data, &cmd, args->argc,
+                                                 args->argv, args->argvlen);
+        if (rc == NGX_OK && detach) {
+            *detach = &cmd->data;
+        }
+
+        return rc;
     }
 
     /* the arguments after the SHA1 are kept for a NOSCRIPT */
@@ -614,13 +675,19 @@ ngx_http_async_primes_store_send(ngx_http_async_primes_main_conf_t *amcf,
 
     rc = ngx_http_async_primes_redis_command(&amcf->redis,
                                          ngx_http_async_primes_store_evaluated,
-                                         eval, cmdp, args->argc, args->argv,
+                                         eval, NULL, args->argc, args->argv,
                                          args->argvlen);
     if (rc != NGX_OK) {
         ngx_free(eval);
+        return rc;
     }
 
-    return rc;
+    /* kept over a NOSCRIPT: the same eval goes again */
+    if (detach) {
+        *detach = &eval->data;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -42,7 +42,8 @@ static ngx_str_t  ngx_http_async_primes_status_names[] = {
     ngx_null_string,
     ngx_string("IN_PROGRESS"),
     ngx_string("FINISHED"),
-    ngx_string("FAILED")
+    ngx_string("FAILED"),
+    ngx_string("CANCELLED")
 };
 
 
@@ -118,7 +119,7 @@ ngx_http_async_primes_variable_status(ngx_http_request_t *r,
 
     if (ctx == NULL
         || ctx->answer_status == NGX_ASYNC_PRIMES_STATUS_UNKNOWN
-        || ctx->answer_status > NGX_ASYNC_PRIMES_STATUS_FAILED)
+        || ctx->answer_status > NGX_ASYNC_PRIMES_STATUS_CANCELLED)
     {
         v->not_found = 1;
         return NGX_OK;

@@ -22,6 +22,9 @@
  * A waiting poll costs its request and its place in one list per job; a
  * client that goes away ends it at once (ngx_http_test_reading()).  A
  * worker that begins to shut down answers them all.
+ *
+ * The subscriber also listens on "<prefix>cancel": a job this worker
+ * computes that is cancelled stops here (ngx_http_async_primes_jobs_cancel).
  */
 
 
@@ -40,7 +43,8 @@ typedef struct {
 
 
 static void ngx_http_async_primes_wait_message(
-    ngx_http_async_primes_redis_t *redis, u_char *data, size_t len);
+    ngx_http_async_primes_redis_t *redis, ngx_uint_t channel, u_char *data,
+    size_t len);
 static void ngx_http_async_primes_wait_subscribed(
     ngx_http_async_primes_redis_t *redis);
 static void ngx_http_async_primes_wait_timeout(ngx_event_t *ev);
@@ -68,7 +72,15 @@ ngx_http_async_primes_wait_init(ngx_http_async_primes_main_conf_t *amcf,
     ngx_log_t *log)
 {
     u_char                         *p;
+    const char                     *name;
+    ngx_uint_t                      i;
     ngx_http_async_primes_redis_t  *sub;
+
+    /* in the order of the channels the message handler tells apart */
+    static const char  *names[] = {
+        NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL,
+        NGX_HTTP_ASYNC_PRIMES_CANCEL_CHANNEL
+    };
 
     ngx_rbtree_init(&amcf->waits, &amcf->waits_sentinel,
                     ngx_http_async_primes_waited_insert);
@@ -84,18 +96,27 @@ ngx_http_async_primes_wait_init(ngx_http_async_primes_main_conf_t *amcf,
     sub->password = amcf->redis.password;
     sub->database = amcf->redis.database;
 
-    sub->channel.len = amcf->key_prefix.len
-                       + sizeof(NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL) - 1;
-
-    p = ngx_pnalloc(ngx_cycle->pool, sub->channel.len);
-    if (p == NULL) {
+    sub->channels = ngx_pcalloc(ngx_cycle->pool, 2 * sizeof(ngx_str_t));
+    if (sub->channels == NULL) {
         return NGX_ERROR;
     }
 
-    sub->channel.data = p;
-    p = ngx_cpymem(p, amcf->key_prefix.data, amcf->key_prefix.len);
-    ngx_memcpy(p, NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL,
-               sizeof(NGX_HTTP_ASYNC_PRIMES_DONE_CHANNEL) - 1);
+    for (i = 0; i < 2; i++) {
+        name = names[i];
+
+        sub->channels[i].len = amcf->key_prefix.len + ngx_strlen(name);
+
+        p = ngx_pnalloc(ngx_cycle->pool, sub->channels[i].len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        sub->channels[i].data = p;
+        p = ngx_cpymem(p, amcf->key_prefix.data, amcf->key_prefix.len);
+        ngx_memcpy(p, name, ngx_strlen(name));
+    }
+
+    sub->nchannels = 2;
 
     sub->message = ngx_http_async_primes_wait_message;
     sub->subscribed = ngx_http_async_primes_wait_subscribed;
@@ -246,7 +267,7 @@ ngx_http_async_primes_wait_all(ngx_http_async_primes_main_conf_t *amcf,
 
 static void
 ngx_http_async_primes_wait_message(ngx_http_async_primes_redis_t *redis,
-    u_char *data, size_t len)
+    ngx_uint_t channel, u_char *data, size_t len)
 {
     ngx_uint_t                          last;
     ngx_queue_t                        *q;
@@ -259,14 +280,20 @@ ngx_http_async_primes_wait_message(ngx_http_async_primes_redis_t *redis,
         return;
     }
 
+    amcf = redis->data;
+
+    /* a job to cancel, if this worker computes it */
+    if (channel == 1) {
+        ngx_http_async_primes_jobs_cancel(amcf, data);
+        return;
+    }
+
     recent = &ngx_http_async_primes_recent[ngx_http_async_primes_recent_next];
     ngx_http_async_primes_recent_next = (ngx_http_async_primes_recent_next + 1)
                                         % NGX_HTTP_ASYNC_PRIMES_RECENT;
 
     ngx_memcpy(recent->id, data, NGX_ASYNC_PRIMES_ID_LEN);
     recent->at = ngx_current_msec;
-
-    amcf = redis->data;
 
     waited = ngx_http_async_primes_waited(amcf, data,
                                   ngx_crc32_short(data,

@@ -32,7 +32,7 @@ opendir(my $dh, $lua) or BAIL_OUT("cannot open $lua: $!");
 my @names = sort map { /^(\w+)\.lua\z/ ? $1 : () } readdir $dh;
 closedir $dh;
 
-is_deeply(\@names, [qw(final renew submit takeover)], 'the four scripts');
+is_deeply(\@names, [qw(cancel final renew submit takeover)], 'the five scripts');
 
 my %text;
 

@@ -127,9 +127,9 @@ POST /sumPrime/0b5e7b5a-3c2b-4d7e-9f1a-2b3c4d5e6f70
 {"a":1,"b":100}
 --- error_code: 405
 --- response_headers
-Allow: GET, HEAD
+Allow: GET, HEAD, DELETE
 --- response_body
-{"error":"method not allowed: jobs are polled with GET"}
+{"error":"method not allowed: jobs are polled with GET and cancelled with DELETE"}
 
 
 

@@ -18,8 +18,8 @@ no_shuffle();
 # Blocks that need Redis to answer give it 5 s: the machine may be busy.
 $ENV{TEST_NGINX_AUTH_REDIS_PORT} ||= ap_free_port();
 
-our $AclUser = [qw(on ~async_primes:* &async_primes:* +get +set +del +eval
-                   +evalsha +script|load +time +ping +select +publish
+our $AclUser = [qw(on ~async_primes:* &async_primes:* +get +set +del +exists
+                   +eval +evalsha +script|load +time +ping +select +publish
                    +subscribe)];
 
 ap_start_redis($ENV{TEST_NGINX_AUTH_REDIS_PORT},

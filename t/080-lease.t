@@ -235,8 +235,10 @@ taken over: the lease of the worker computing it had expired
 --- init
 package main;
 ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease', 'reset', 'on',
-         '>lease-secret', '~async_primes:job:*', '~async_primes:sum:*',
-         qw(+get +set +del +eval +evalsha +script|load +time +ping));
+         '>lease-secret', '~async_primes:job:*', '~async_primes:cancel:*',
+         '~async_primes:sum:*', '&async_primes:*', qw(+get +set +del +exists +eval +evalsha
+                                +script|load +time +ping +publish
+                                +subscribe));
 my ($b_dir, $b) = ap_start_instance(
     name => 'b',
     http => "async_primes_lease 1s;\n"
@@ -251,7 +253,7 @@ my $id = eval {
     # B may still renew the job's lease, but not keep its sum: the final
     # write is refused
     ap_redis($main::Redis, 'ACL', 'SETUSER', 'ap_lease', 'resetkeys',
-             '~async_primes:job:*');
+             '~async_primes:job:*', '~async_primes:cancel:*');
     ap_wait_log($b_dir, qr/redis refused the result of job \Q$id\E/, 60);
 
     # three leases long, polled here: an expired lease would be taken over

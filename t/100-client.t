@@ -517,9 +517,9 @@ my ($dir, $port) = start_instance(
 eval {
     my $url = "http://127.0.0.1:$port";
 
-    # behind a long job, far past its own estimate: one poll, held for
+    # behind two long jobs, far past its own estimate: one poll, held for
     # seconds until the job ends, where Retry-After would take several
-    queue_long_job($port);
+    queue_long_job($port) for 1 .. 2;
     my ($rc, $out, $err) = run_cli($main::Cli, 'sum', 1, 1000000000,
                                    '--url', $url);
     check($rc == 0 && $out eq "24739512092254535\n",
@@ -541,6 +541,42 @@ eval {
                                  '0f8fad5b-d9cb-469f-a165-70867728950e',
                                  '--url', $url);
     check($rc == 4, "wait of an unknown job: $rc, \"$err\"");
+};
+my $err = $@;
+ap_stop_nginx($dir);
+die $err if $err;
+
+
+
+=== TEST 9: async-primes cancel: a running job, again, one that has ended, an unknown one
+--- init
+package main;
+my ($dir, $port) = start_instance(name => 'cancel', workers => 1);
+eval {
+    my $url = "http://127.0.0.1:$port";
+    my $id = ap_post_job($port, 1, $main::LongJob);
+
+    my ($rc, $out, $err) = run_cli($main::Cli, 'cancel', $id, '--url', $url);
+    check($rc == 0 && $out =~ /"requestId":"\Q$id\E","status":"(IN_PROGRESS|CANCELLED)"/,
+          "cancel ID: $rc, \"$out\", \"$err\"");
+
+    ($rc, $out, $err) = run_cli($main::Cli, 'wait', $id, '--url', $url);
+    check($rc == 1 && $err =~ /the job was cancelled/,
+          "wait of a cancelled job: $rc, \"$out\", \"$err\"");
+
+    ($rc, $out) = run_cli($main::Cli, 'cancel', $id, '--url', $url);
+    check($rc == 0 && $out =~ /"status":"CANCELLED"/,
+          "cancel ID again: $rc, \"$out\"");
+
+    my $done = ap_post_job($port, 1, 100);
+    ap_poll_until($port, $done, 'FINISHED', 10);
+    ($rc, undef, $err) = run_cli($main::Cli, 'cancel', $done, '--url', $url);
+    check($rc == 8 && $err =~ /the job has ended/,
+          "cancel of a finished job: $rc, \"$err\"");
+
+    ($rc) = run_cli($main::Cli, 'cancel',
+                    '0f8fad5b-d9cb-469f-a165-70867728950e', '--url', $url);
+    check($rc == 4, "cancel of an unknown job: $rc");
 };
 my $err = $@;
 ap_stop_nginx($dir);

@@ -122,7 +122,7 @@ $block->set_value("request", "GET /sumPrime/$id?wait=3600");
 
 
 
-=== TEST 4: async_primes_wait_max 0 answers ?wait= at once, and publishes nothing
+=== TEST 4: async_primes_wait_max 0 answers ?wait= at once
 --- config
     location /sumPrime {
         async_primes;
@@ -136,7 +136,6 @@ $block->set_value("request", "GET /sumPrime/$id?wait=30");
 --- response_body_like: "status":"IN_PROGRESS"
 --- no_error_log
 a poll waits for job
-(subscriber)
 [error]
 
 

@@ -10,6 +10,7 @@ use AsyncPrimesTest;
 use Test::Nginx::Socket 'no_plan';
 use File::Temp ();
 use POSIX ();
+use Time::HiRes ();
 
 repeat_each(1);
 no_long_string();
@@ -101,13 +102,24 @@ my @ids = map { ap_post_job($port, 1, 1000 + $_) } 1 .. 6;
 ap_poll_until($port, $_, 'FINISHED', 10) for @ids;
 
 post('{"a":1}')->{status} == 400 or die "no 400\n";
+
+# a job whose worker is gone, cancelled at once
+my $orphan = '3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b';
+my $now = int(Time::HiRes::time() * 1000);
+ap_redis($ENV{TEST_NGINX_REDIS_PORT}, 'SET', "async_primes:job:$orphan",
+         sprintf("ap1 gone %d 1 1000 %d\n", $now - 1000, $now)
+         . qq({"requestId":"$orphan","status":"IN_PROGRESS","payload":null}\n),
+         'EX', 60);
+ap_http('DELETE', "http://127.0.0.1:$port/sumPrime/$orphan")->{status} == 200
+    or die "the orphan was not cancelled\n";
 post('{"a":5,"b":2}')->{status} == 422 or die "no 422\n";
 post('{"a":1,"b":18446744073709551615}')->{status} == 422
     or die "no 422 for the work\n";
 
 my $v = plain();
 my %want = (jobs_submitted_total => 6, jobs_finished_total => 6,
-            jobs_failed_total => 0, jobs_in_flight => 0,
+            jobs_failed_total => 0, jobs_cancelled_total => 1,
+            jobs_in_flight => 0,
             submits_refused_bad_input_total => 2,
             submits_refused_over_budget_total => 1,
             submits_refused_queue_full_total => 0,
