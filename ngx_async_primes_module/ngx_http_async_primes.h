@@ -276,6 +276,7 @@ struct ngx_http_async_primes_waited_s {
 
 typedef enum {
     NGX_HTTP_ASYNC_PRIMES_JOB_TAKING = 0,
+    NGX_HTTP_ASYNC_PRIMES_JOB_EARLY,
     NGX_HTTP_ASYNC_PRIMES_JOB_STORING,
     NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING,
     NGX_HTTP_ASYNC_PRIMES_JOB_WRITING
@@ -338,6 +339,7 @@ struct ngx_http_async_primes_job_s {
     unsigned                            reuse:1;    /* store the result */
     unsigned                            held:1;     /* "Prefer: wait" */
     unsigned                            cancelled:1;
+    unsigned                            ready:1;    /* computed, unstored */
 
     /* the Idempotency-Key of the POST, if any, in the same allocation */
     ngx_str_t                           idem;

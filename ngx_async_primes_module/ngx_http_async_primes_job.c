@@ -28,6 +28,9 @@
 /* how often parts waiting for room try a pool full of others' tasks */
 #define NGX_HTTP_ASYNC_PRIMES_POST_RETRY   1000
 
+/* how long a tiny job may compute before its record in progress is stored */
+#define NGX_HTTP_ASYNC_PRIMES_EARLY_WAIT   2
+
 /* a job's progress reaches its record at least this often */
 #define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
 
@@ -43,6 +46,11 @@ static void ngx_http_async_primes_job_answer(ngx_http_async_primes_job_t *job,
     size_t len);
 static void ngx_http_async_primes_job_request_cleanup(void *data);
 static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
+static ngx_int_t ngx_http_async_primes_job_store(
+    ngx_http_async_primes_job_t *job);
+static void ngx_http_async_primes_job_early_timeout(ngx_event_t *ev);
+static void ngx_http_async_primes_job_early_written(void *data,
+    redisReply *reply);
 static void ngx_http_async_primes_job_accepted(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_respond(ngx_event_t *ev);
@@ -238,11 +246,29 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     ctx->document.data = doc;
     ctx->document.len = len;
 
-    job->state = NGX_HTTP_ASYNC_PRIMES_JOB_STORING;
+    /*
+     * A tiny job is computed first, and its final record is its only
+     * write: the 202 still comes only once the record is in Redis.  When
+     * the pool does not give it back at once, the record in progress is
+     * stored as for any job.
+     */
+    if (job->nparts == 1
+        && !job->idem.len
+        && !job->reuse
+        && !job->parts[0].lower
+        && ngx_http_async_primes_job_post(job) == 1)
+    {
+        job->state = NGX_HTTP_ASYNC_PRIMES_JOB_EARLY;
+        job->started = ngx_current_msec;
 
-    rc = ngx_http_async_primes_job_sent(job,
-                 ngx_http_async_primes_store_submit(job,
-                                            ngx_http_async_primes_job_stored));
+        job->refresh.handler = ngx_http_async_primes_job_early_timeout;
+        ngx_add_timer(&job->refresh, NGX_HTTP_ASYNC_PRIMES_EARLY_WAIT);
+
+        rc = NGX_OK;
+
+    } else {
+        rc = ngx_http_async_primes_job_store(job);
+    }
 
     if (rc != NGX_OK) {
         ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
@@ -261,6 +287,39 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/* the record in progress of a new job, before its 202 */
+
+static ngx_int_t
+ngx_http_async_primes_job_store(ngx_http_async_primes_job_t *job)
+{
+    job->state = NGX_HTTP_ASYNC_PRIMES_JOB_STORING;
+
+    return ngx_http_async_primes_job_sent(job,
+                 ngx_http_async_primes_store_submit(job,
+                                            ngx_http_async_primes_job_stored));
+}
+
+
+/* a tiny job the pool has not given back at once: stored as any other */
+
+static void
+ngx_http_async_primes_job_early_timeout(ngx_event_t *ev)
+{
+    ngx_http_async_primes_job_t  *job = ev->data;
+
+    job->refresh.handler = ngx_http_async_primes_job_refresh;
+
+    if (ngx_http_async_primes_job_store(job) == NGX_OK) {
+        return;
+    }
+
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
+    ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                    0, NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+    ngx_http_async_primes_job_finish(job);
 }
 
 
@@ -488,6 +547,12 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
     ngx_http_async_primes_job_run(job);
 
     ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
+
+    /* a tiny job computed while its record was stored writes it now */
+    if (job->ready) {
+        job->ready = 0;
+        ngx_http_async_primes_job_completed(job);
+    }
 
     if (job->request == NULL) {
         return;
@@ -1074,6 +1139,12 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
 
     job->compute_ms = ngx_current_msec - job->started;
 
+    /* computed while its record in progress is being stored: after it */
+    if (job->state == NGX_HTTP_ASYNC_PRIMES_JOB_STORING) {
+        job->ready = 1;
+        return;
+    }
+
     if (job->lost) {
         /* stopped: its lease is another worker's, or this one exits */
         ngx_http_async_primes_job_finish(job);
@@ -1133,6 +1204,26 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
                                        error ? ngx_strlen(error) : 0);
 
 write:
+
+    if (job->state == NGX_HTTP_ASYNC_PRIMES_JOB_EARLY) {
+        /* the only write of a tiny job: nobody else can know its id yet */
+        job->written = ngx_current_msec;
+
+        if (ngx_http_async_primes_job_sent(job,
+                     ngx_http_async_primes_store_final(job, 1,
+                                       ngx_http_async_primes_job_early_written))
+            != NGX_OK)
+        {
+            ngx_http_async_primes_count(
+                                    NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
+            ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        NULL, 0,
+                                        NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+            ngx_http_async_primes_job_finish(job);
+        }
+
+        return;
+    }
 
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_WRITING;
     job->write_deadline = ngx_current_msec + job->ttl;
@@ -1414,6 +1505,76 @@ ngx_http_async_primes_job_write_handler(ngx_event_t *ev)
                                      ngx_http_async_primes_job_refreshed));
 
     ngx_http_async_primes_job_write(job);
+}
+
+
+/*
+ * The final record of a tiny job is stored: the submit is answered, 202 as
+ * for any job, or 200 with the record for "Prefer: wait".
+ */
+
+static void
+ngx_http_async_primes_job_early_written(void *data, redisReply *reply)
+{
+    ngx_http_async_primes_job_t  *job = data;
+
+    u_char                       *doc;
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    if (ngx_http_async_primes_job_replied(job)) {
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "async_primes: redis refused job %*s: %s",
+                          (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id,
+                          reply->str);
+        }
+
+        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
+        ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        NULL, 0,
+                                        NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
+        ngx_http_async_primes_job_finish(job);
+        return;
+    }
+
+    if (job->amcf->cache) {
+        ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
+                                        job->doc_len,
+                                        job->written + job->ttl);
+    }
+
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
+    ngx_http_async_primes_count(job->payload_len
+                                ? NGX_HTTP_ASYNC_PRIMES_FINISHED
+                                : NGX_HTTP_ASYNC_PRIMES_FAILED);
+
+    if (job->request) {
+        ctx = ngx_http_get_module_ctx(job->request,
+                                      ngx_http_async_primes_module);
+
+        if (ctx->wait_end) {
+            doc = ngx_pnalloc(job->request->pool, job->doc_len);
+
+            if (doc != NULL) {
+                ngx_memcpy(doc, job->doc, job->doc_len);
+
+                ctx->prefer_held = 1;
+                ctx->compute_ms = job->compute_ms;
+                ctx->computed = 1;
+
+                ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
+                                                job->doc_len, NULL);
+            }
+        }
+
+        ngx_http_async_primes_job_accepted(job);
+    }
+
+    ngx_http_async_primes_job_finish(job);
 }
 
 
