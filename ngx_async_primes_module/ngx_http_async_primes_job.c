@@ -51,6 +51,8 @@ static ngx_int_t ngx_http_async_primes_job_store(
 static void ngx_http_async_primes_job_early_timeout(ngx_event_t *ev);
 static void ngx_http_async_primes_job_early_written(void *data,
     redisReply *reply);
+static void ngx_http_async_primes_job_landed(
+    ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_accepted(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_respond(ngx_event_t *ev);
@@ -1518,9 +1520,6 @@ ngx_http_async_primes_job_early_written(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
 
-    u_char                       *doc;
-    ngx_http_async_primes_ctx_t  *ctx;
-
     if (ngx_http_async_primes_job_replied(job)) {
         return;
     }
@@ -1541,40 +1540,60 @@ ngx_http_async_primes_job_early_written(void *data, redisReply *reply)
         return;
     }
 
+    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
+
+    ngx_http_async_primes_job_landed(job);
+    ngx_http_async_primes_job_finish(job);
+}
+
+
+/*
+ * The final record is in Redis: it is cached, counted, and a submit that
+ * waits gets it (200, for "Prefer: wait"), or its 202 (a tiny job).
+ */
+
+static void
+ngx_http_async_primes_job_landed(ngx_http_async_primes_job_t *job)
+{
+    u_char                       *doc;
+    ngx_http_async_primes_ctx_t  *ctx;
+
+    /* the record expires a TTL after it was sent, or later */
     if (job->amcf->cache) {
         ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
                                         job->doc_len,
                                         job->written + job->ttl);
     }
 
-    ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
-    ngx_http_async_primes_count(job->payload_len
-                                ? NGX_HTTP_ASYNC_PRIMES_FINISHED
-                                : NGX_HTTP_ASYNC_PRIMES_FAILED);
+    ngx_http_async_primes_count(job->cancelled
+                                ? NGX_HTTP_ASYNC_PRIMES_CANCELLED
+                                : job->payload_len
+                                  ? NGX_HTTP_ASYNC_PRIMES_FINISHED
+                                  : NGX_HTTP_ASYNC_PRIMES_FAILED);
 
-    if (job->request) {
-        ctx = ngx_http_get_module_ctx(job->request,
-                                      ngx_http_async_primes_module);
-
-        if (ctx->wait_end) {
-            doc = ngx_pnalloc(job->request->pool, job->doc_len);
-
-            if (doc != NULL) {
-                ngx_memcpy(doc, job->doc, job->doc_len);
-
-                ctx->prefer_held = 1;
-                ctx->compute_ms = job->compute_ms;
-                ctx->computed = 1;
-
-                ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
-                                                job->doc_len, NULL);
-            }
-        }
-
-        ngx_http_async_primes_job_accepted(job);
+    if (job->request == NULL) {
+        return;
     }
 
-    ngx_http_async_primes_job_finish(job);
+    ctx = ngx_http_get_module_ctx(job->request, ngx_http_async_primes_module);
+
+    if (ctx->wait_end) {
+        doc = ngx_pnalloc(job->request->pool, job->doc_len);
+
+        if (doc != NULL) {
+            ngx_memcpy(doc, job->doc, job->doc_len);
+
+            ctx->prefer_held = 1;
+            ctx->compute_ms = job->compute_ms;
+            ctx->computed = 1;
+
+            ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
+                                            job->doc_len, NULL);
+        }
+    }
+
+    /* no memory for the record: the 202 */
+    ngx_http_async_primes_job_accepted(job);
 }
 
 
@@ -1582,9 +1601,6 @@ static void
 ngx_http_async_primes_job_written(void *data, redisReply *reply)
 {
     ngx_http_async_primes_job_t  *job = data;
-
-    u_char                       *doc;
-    ngx_http_async_primes_ctx_t  *ctx;
 
     if (ngx_http_async_primes_job_replied(job)) {
         return;
@@ -1595,39 +1611,7 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
         && (reply->type == REDIS_REPLY_STATUS
             || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)))
     {
-        /* the record expires a TTL after it was sent, or later */
-        if (job->amcf->cache) {
-            ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
-                                            job->doc_len,
-                                            job->written + job->ttl);
-        }
-
-        ngx_http_async_primes_count(job->cancelled
-                                    ? NGX_HTTP_ASYNC_PRIMES_CANCELLED
-                                    : job->payload_len
-                                      ? NGX_HTTP_ASYNC_PRIMES_FINISHED
-                                      : NGX_HTTP_ASYNC_PRIMES_FAILED);
-
-        /* a submit held by "Prefer: wait" gets the final record */
-        if (job->request) {
-            doc = ngx_pnalloc(job->request->pool, job->doc_len);
-
-            if (doc == NULL) {
-                ngx_http_async_primes_job_accepted(job);
-
-            } else {
-                ngx_memcpy(doc, job->doc, job->doc_len);
-
-                ctx = ngx_http_get_module_ctx(job->request,
-                                              ngx_http_async_primes_module);
-                ctx->compute_ms = job->compute_ms;
-                ctx->computed = 1;
-
-                ngx_http_async_primes_job_reply(job, NGX_HTTP_OK, doc,
-                                                job->doc_len, NULL);
-            }
-        }
-
+        ngx_http_async_primes_job_landed(job);
         ngx_http_async_primes_job_finish(job);
         return;
     }
