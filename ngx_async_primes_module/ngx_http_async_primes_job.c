@@ -550,10 +550,14 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
 
     ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
 
-    /* a tiny job computed while its record was stored writes it now */
+    /*
+     * A tiny job computed while its record was stored writes it now (its
+     * computing time was taken then); the job is not freed in here: it
+     * waits for the reply of its write.
+     */
     if (job->ready) {
-        job->ready = 0;
         ngx_http_async_primes_job_completed(job);
+        job->ready = 0;
     }
 
     if (job->request == NULL) {
@@ -818,7 +822,11 @@ static void
 ngx_http_async_primes_job_run(ngx_http_async_primes_job_t *job)
 {
     job->state = NGX_HTTP_ASYNC_PRIMES_JOB_COMPUTING;
-    job->started = ngx_current_msec;
+
+    /* a tiny job that was computing before its record: from then */
+    if (job->started == 0) {
+        job->started = ngx_current_msec;
+    }
 
     /*
      * Not cancelable: a worker that shuts down gracefully stays until its
@@ -1139,12 +1147,15 @@ ngx_http_async_primes_job_completed(ngx_http_async_primes_job_t *job)
         return;
     }
 
-    job->compute_ms = ngx_current_msec - job->started;
-
     /* computed while its record in progress is being stored: after it */
     if (job->state == NGX_HTTP_ASYNC_PRIMES_JOB_STORING) {
+        job->compute_ms = ngx_current_msec - job->started;
         job->ready = 1;
         return;
+    }
+
+    if (!job->ready) {
+        job->compute_ms = ngx_current_msec - job->started;
     }
 
     if (job->lost) {
