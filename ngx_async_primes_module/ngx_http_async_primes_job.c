@@ -49,6 +49,8 @@ static void ngx_http_async_primes_job_stored(void *data, redisReply *reply);
 static ngx_int_t ngx_http_async_primes_job_store(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_early_timeout(ngx_event_t *ev);
+static void ngx_http_async_primes_job_unstored(
+    ngx_http_async_primes_job_t *job, redisReply *reply);
 static void ngx_http_async_primes_job_early_written(void *data,
     redisReply *reply);
 static void ngx_http_async_primes_job_landed(
@@ -314,8 +316,22 @@ ngx_http_async_primes_job_early_timeout(ngx_event_t *ev)
 
     job->refresh.handler = ngx_http_async_primes_job_refresh;
 
-    if (ngx_http_async_primes_job_store(job) == NGX_OK) {
-        return;
+    if (ngx_http_async_primes_job_store(job) != NGX_OK) {
+        ngx_http_async_primes_job_unstored(job, NULL);
+    }
+}
+
+
+/* Redis did not take the new job: its submit gets a 503, and it ends */
+
+static void
+ngx_http_async_primes_job_unstored(ngx_http_async_primes_job_t *job,
+    redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "async_primes: redis refused job %*s: %s",
+                      (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, reply->str);
     }
 
     ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
@@ -520,18 +536,7 @@ ngx_http_async_primes_job_stored(void *data, redisReply *reply)
         || (reply->type != REDIS_REPLY_STATUS
             && reply->type != REDIS_REPLY_ARRAY))
     {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "async_primes: redis refused job %*s: %s",
-                          (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id,
-                          reply->str);
-        }
-
-        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
-        ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    NULL, 0,
-                                    NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
-        ngx_http_async_primes_job_finish(job);
+        ngx_http_async_primes_job_unstored(job, reply);
         return;
     }
 
@@ -1227,12 +1232,7 @@ write:
                                        ngx_http_async_primes_job_early_written))
             != NGX_OK)
         {
-            ngx_http_async_primes_count(
-                                    NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
-            ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        NULL, 0,
-                                        NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
-            ngx_http_async_primes_job_finish(job);
+            ngx_http_async_primes_job_unstored(job, NULL);
         }
 
         return;
@@ -1536,18 +1536,7 @@ ngx_http_async_primes_job_early_written(void *data, redisReply *reply)
     }
 
     if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "async_primes: redis refused job %*s: %s",
-                          (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id,
-                          reply->str);
-        }
-
-        ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_REFUSED_REDIS_DOWN);
-        ngx_http_async_primes_job_reply(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        NULL, 0,
-                                        NGX_HTTP_ASYNC_PRIMES_UNAVAILABLE);
-        ngx_http_async_primes_job_finish(job);
+        ngx_http_async_primes_job_unstored(job, reply);
         return;
     }
 
