@@ -72,7 +72,7 @@ typedef ngx_async_primes_uint128_t  u128;
 /* how a job is computed, in a child process */
 enum {
     BENCH_OURS = 0,           /* ngx_async_primes_sum(a, b), one thread */
-    BENCH_OURS_SPLIT,         /* _sum_split(a, b, 2), a thread a part */
+    BENCH_OURS_SPLIT,         /* as the server runs a job on two threads */
     BENCH_PRIMESIEVE,         /* a primesieve_iterator, one thread */
     BENCH_PRIMESIEVE_2        /* two iterators on halves, two threads */
 };
@@ -126,6 +126,7 @@ typedef struct {
     uint64_t                    a;
     uint64_t                    b;
     int                         prime_sieve;
+    ngx_async_primes_sum_plan_t  *plan;
     int                         rc;
     u128                        sum;
 } bench_thread_t;
@@ -202,14 +203,14 @@ static const char  *bench_s10[] = {
 
 static const bench_case_t  bench_windows_full[] = {
     { "[10^12, 10^12 + 10^9]", BENCH_OURS, E12, E12 + E9, NULL, 1.5 },
-    { "[10^18, 10^18 + 10^8]", BENCH_OURS, E18, E18 + E8, NULL, 1.5 },
-    { "[2^64 - 10^8, 2^64 - 1]", BENCH_OURS, M64 - E8 + 1, M64, NULL, 1.5 }
+    { "[10^18, 10^18 + 10^8]", BENCH_OURS, E18, E18 + E8, NULL, 1.0 },
+    { "[2^64 - 10^8, 2^64 - 1]", BENCH_OURS, M64 - E8 + 1, M64, NULL, 1.0 }
 };
 
 static const bench_case_t  bench_windows_smoke[] = {
     { "[10^12, 10^12 + 10^7]", BENCH_OURS, E12, E12 + E7, NULL, 1.5 },
-    { "[10^18, 10^18 + 10^6]", BENCH_OURS, E18, E18 + E6, NULL, 1.5 },
-    { "[2^64 - 10^6, 2^64 - 1]", BENCH_OURS, M64 - E6 + 1, M64, NULL, 1.5 }
+    { "[10^18, 10^18 + 10^6]", BENCH_OURS, E18, E18 + E6, NULL, 1.0 },
+    { "[2^64 - 10^6, 2^64 - 1]", BENCH_OURS, M64 - E6 + 1, M64, NULL, 1.0 }
 };
 
 static const bench_case_t  bench_prefix_full[] = {
@@ -218,7 +219,11 @@ static const bench_case_t  bench_prefix_full[] = {
     { "S(10^11)", BENCH_OURS, 1, 100 * E9, "201467077743744681014", 0 },
     { "S(10^12)", BENCH_OURS, 1, E12, "18435588552550705911377", 4 },
     { "S(10^13)", BENCH_OURS, 1, 10 * E12,
-      "1699246443377779418889494", 15 },
+      "1699246443377779418889494", 2.6 },
+    { "S(10^13), two threads", BENCH_OURS_SPLIT, 1, 10 * E12,
+      "1699246443377779418889494", 0 },
+    { "S(10^15), two threads", BENCH_OURS_SPLIT, 1, 1000 * E12,
+      "14692398516908006398225702366", 20 },
     { "[2^64 - 10^6, 2^64 - 1]", BENCH_OURS, M64 - E6 + 1, M64, NULL, 2 }
 };
 
@@ -226,7 +231,11 @@ static const bench_case_t  bench_prefix_smoke[] = {
     { "S(10^7)", BENCH_OURS, 1, E7, "3203324994356", 0 },
     { "S(10^8)", BENCH_OURS, 1, E8, "279209790387276", 0 },
     { "S(10^9)", BENCH_OURS, 1, E9, "24739512092254535", 4 },
-    { "S(10^10)", BENCH_OURS, 1, E10, "2220822432581729238", 15 },
+    { "S(10^10)", BENCH_OURS, 1, E10, "2220822432581729238", 2.6 },
+    { "S(10^10), two threads", BENCH_OURS_SPLIT, 1, E10,
+      "2220822432581729238", 0 },
+    { "S(10^11), two threads", BENCH_OURS_SPLIT, 1, 100 * E9,
+      "201467077743744681014", 20 },
     { "[2^64 - 10^4, 2^64 - 1]", BENCH_OURS, M64 - 10000 + 1, M64, NULL, 2 }
 };
 
@@ -843,14 +852,30 @@ bench_ours_split(uint64_t a, uint64_t b, u128 *sum, unsigned *parts)
 {
     int              rc;
     unsigned         i, n;
-    uint64_t         lo[2], hi[2];
-    pthread_t        tid[2];
-    bench_thread_t   t[2];
+    uint64_t                      lo[2], hi[2];
+    pthread_t                     tid[2];
+    bench_thread_t                t[2];
+    ngx_async_primes_sum_plan_t  *plan;
 
     n = ngx_async_primes_sum_split(a, b, 2, lo, hi);
 
     if (n < 1 || n > 2) {
         return -100;
+    }
+
+    plan = NULL;
+
+    /* not split: the threads may share S(b) - S(a - 1) */
+
+    if (n == 1 && ngx_async_primes_sum_shared(a, b, 2) == 2) {
+        plan = ngx_async_primes_sum_plan(a, b, 2);
+        if (plan == NULL) {
+            return NGX_ASYNC_PRIMES_SUM_NOMEM;
+        }
+
+        n = 2;
+        lo[1] = lo[0];
+        hi[1] = hi[0];
     }
 
     *parts = n;
@@ -859,6 +884,7 @@ bench_ours_split(uint64_t a, uint64_t b, u128 *sum, unsigned *parts)
         memset(&t[i], 0, sizeof(bench_thread_t));
         t[i].a = lo[i];
         t[i].b = hi[i];
+        t[i].plan = plan;
     }
 
     if (n == 1) {
@@ -884,6 +910,8 @@ bench_ours_split(uint64_t a, uint64_t b, u128 *sum, unsigned *parts)
         *sum += t[i].sum;
     }
 
+    ngx_async_primes_sum_plan_free(plan);
+
     return rc;
 }
 
@@ -895,6 +923,9 @@ bench_thread(void *data)
 
     if (t->prime_sieve) {
         t->rc = bench_primesieve(t->a, t->b, &t->sum);
+
+    } else if (t->plan != NULL) {
+        t->rc = ngx_async_primes_sum_share(t->plan, &t->sum, NULL);
 
     } else {
         t->rc = bench_ours(t->a, t->b, &t->sum);

@@ -4,6 +4,7 @@
  */
 
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,10 +70,14 @@
  * measured on the reference machine, 10^11 to 10^15 run fastest with alpha
  * about 15 (within 30% from 10 to 20).
  *
- * Memory: the tables take 8 bytes per number up to y and 36 per prime up
- * to y, the segment about 0.7 MB at most.  For 10^15, y = 1.5e6: 16 MB
- * (peak RSS measured 15 MB).  y is capped at 2^24, which still has y^3 > x
- * for every 64-bit x: at most about 180 MB, whatever x.
+ * Memory: while the tables are built, 4 bytes per number up to y; then
+ * about 1.4 (the list of the m and pi in bits), 36 per prime up to y, and
+ * for each thread a segment of 0.6 MB and 25 bytes per sieving prime (up to
+ * sqrt(x / y)), for each stretch 32.  For 10^15, y = 1.5e6: 12 MB peak
+ * RSS measured.  y is capped at 2^24, which still has y^3 > x for every
+ * 64-bit x: near 2^64 the peak measured was 120 MB with two threads, while
+ * the tables were built; the stretches' results (42 MB at most) come after
+ * the 64 MB of the build are freed.  Under 170 MB whatever x.
  */
 #define NGX_ASYNC_PRIMES_PREFIX_ALPHA    15
 #define NGX_ASYNC_PRIMES_PREFIX_Y_MAX    (1 << 24)
@@ -98,6 +103,9 @@
 /* byte k of a word of 0/1 flags weighed by 1, and by k */
 #define NGX_ASYNC_PRIMES_PREFIX_ONES         0x0101010101010101ULL
 #define NGX_ASYNC_PRIMES_PREFIX_RANKS        0x0001020304050607ULL
+
+/* units of work a thread, where threads share an S(x): see _term() */
+#define NGX_ASYNC_PRIMES_PREFIX_CHUNKS   8
 
 /* the ordinary leaves check the stop flag once per this many numbers */
 #define NGX_ASYNC_PRIMES_PREFIX_CHECK    16384
@@ -173,6 +181,7 @@ typedef struct {
     uint64_t                  z;
     uint64_t                  sqrtx;
     uint32_t                  a;
+    uint32_t                  bsieve;
 
     /* primes[1..a], the primes up to y; ps[i] = primes[1] + ... + primes[i] */
     uint32_t                 *primes;
@@ -218,17 +227,109 @@ typedef struct {
     size_t                    scan_pos;
     uint64_t                  scan_sum;
 
+    /* the thread's stop flag; the plan's progress, and the thread's copy */
     int                      *stop;
     uint64_t                 *done;
+    uint64_t                 *mine;
 } ngx_async_primes_prefix_t;
 
 
+/*
+ * A stretch [lo, hi) of the sieve of [0, z + 1), computed on its own: the
+ * sums below lo it cannot know, acc[b] at lo and S(lo - 1), are taken as 0
+ * and their factors kept, for ngx_async_primes_prefix_combine() to add in
+ * once every stretch before is done.  The primes b <= bstart sieve from lo
+ * on, those up to bend start within.
+ */
+typedef struct {
+    uint64_t                  lo;
+    uint64_t                  hi;
+    uint32_t                  bstart;
+    uint32_t                  bend;
+
+    /* for b <= bend: the factor of acc[b] at lo in s2, acc[b] at hi */
+    ngx_async_primes_u128_t  *coef;
+    ngx_async_primes_u128_t  *acc;
+
+    /* the leaves, S(lo - 1)'s factor in them, P2's share */
+    ngx_async_primes_u128_t   s2;
+    ngx_async_primes_u128_t   coef_s2;
+    ngx_async_primes_u128_t   psum;
+    ngx_async_primes_u128_t   qsum;
+    uint64_t                  tsum;
+
+    /* the sum of the primes of [lo, hi) */
+    ngx_async_primes_u128_t   primes;
+} ngx_async_primes_prefix_chunk_t;
+
+
+/* one S(x) of a plan: its tables, stretches and batches of easy leaves */
+typedef struct {
+    uint64_t                          x;
+    ngx_async_primes_prefix_t         tables;
+
+    ngx_async_primes_prefix_chunk_t  *chunks;
+    unsigned                          nchunks;
+
+    /* batch i: the b from easy_from[i] to easy_from[i + 1] - 1 */
+    uint32_t                         *easy_from;
+    ngx_async_primes_u128_t          *easy;
+    unsigned                          nbatches;
+
+    /* S1, or S(x) itself for a small x */
+    ngx_async_primes_u128_t           s1;
+} ngx_async_primes_prefix_term_t;
+
+
+/*
+ * S(hi) - S(lo) shared by the threads that call ngx_async_primes_prefix_run()
+ * with it: each takes the next unit of work (a stretch of a sieve, a batch
+ * of easy leaves, the ordinary leaves) until none is left, and the last to
+ * end puts the results together.
+ */
+struct ngx_async_primes_prefix_plan_s {
+    ngx_async_primes_prefix_term_t    terms[2];
+    unsigned                          nterms;
+    unsigned                          nparts;
+
+    /* the first thread builds the tables, the others wait for them */
+    pthread_mutex_t                   mutex;
+    unsigned                          built:1;
+
+    /* atomic */
+    int                               rc;
+    unsigned                          left;
+    unsigned                          next;
+    uint64_t                          done;
+
+    unsigned                          units;
+    uint64_t                          total;
+};
+
+
+static int ngx_async_primes_prefix_build(
+    ngx_async_primes_prefix_plan_t *plan);
+static int ngx_async_primes_prefix_term(ngx_async_primes_prefix_term_t *term,
+    unsigned nparts);
+static int ngx_async_primes_prefix_unit(ngx_async_primes_prefix_plan_t *plan,
+    unsigned u, ngx_async_primes_prefix_t *work,
+    ngx_async_primes_sum_ctx_t *ctx);
+static void ngx_async_primes_prefix_thread(ngx_async_primes_prefix_t *s,
+    ngx_async_primes_prefix_plan_t *plan, ngx_async_primes_sum_ctx_t *ctx);
+static void ngx_async_primes_prefix_progress(ngx_async_primes_prefix_t *s,
+    uint64_t n);
+static ngx_async_primes_u128_t ngx_async_primes_prefix_combine(
+    ngx_async_primes_prefix_term_t *term);
 static uint64_t ngx_async_primes_prefix_icbrt(uint64_t x);
+static inline uint64_t ngx_async_primes_prefix_pi(
+    const ngx_async_primes_prefix_t *s, uint64_t v);
 static int ngx_async_primes_prefix_small(uint64_t x,
     ngx_async_primes_uint128_t *sum);
 static int ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s,
     uint64_t x);
 static void ngx_async_primes_prefix_free(ngx_async_primes_prefix_t *s);
+static int ngx_async_primes_prefix_work(ngx_async_primes_prefix_t *s);
+static void ngx_async_primes_prefix_work_free(ngx_async_primes_prefix_t *s);
 static size_t ngx_async_primes_prefix_sq_count(
     const ngx_async_primes_prefix_t *s, uint64_t m);
 static void ngx_async_primes_prefix_div_init(ngx_async_primes_prefix_div_t *d,
@@ -238,9 +339,9 @@ static ngx_async_primes_u128_t ngx_async_primes_prefix_phi6(
 static int ngx_async_primes_prefix_s1(ngx_async_primes_prefix_t *s,
     ngx_async_primes_u128_t *s1);
 static int ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s,
-    ngx_async_primes_u128_t *s2);
+    uint32_t from, uint32_t to, ngx_async_primes_u128_t *s2);
 static int ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
-    ngx_async_primes_u128_t *s2, ngx_async_primes_u128_t *p2);
+    ngx_async_primes_prefix_chunk_t *c);
 static int ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t low, uint64_t high, uint64_t *mlo, uint64_t *mhi);
 static uint64_t ngx_async_primes_prefix_below(ngx_async_primes_prefix_t *s,
@@ -252,10 +353,11 @@ static inline uint64_t ngx_async_primes_prefix_range(
 static uint64_t ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t high);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_sieve_leaves(
-    ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high);
+    ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high,
+    ngx_async_primes_u128_t *coef);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_final_leaves(
     ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high,
-    ngx_async_primes_u128_t base);
+    ngx_async_primes_u128_t base, ngx_async_primes_u128_t *coef);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_p2(
     ngx_async_primes_prefix_t *s, uint64_t low, uint64_t high,
     ngx_async_primes_u128_t base, uint64_t *tsum,
@@ -267,90 +369,539 @@ int
 ngx_async_primes_prefix_sum(uint64_t x, ngx_async_primes_uint128_t *sum,
     ngx_async_primes_sum_ctx_t *ctx)
 {
-    int                        rc;
-    ngx_async_primes_u128_t    s1, s2, p2;
-    ngx_async_primes_prefix_t  s;
+    int                              rc;
+    ngx_async_primes_prefix_plan_t  *plan;
 
     *sum = 0;
 
-    if (x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
-
-        if (ctx != NULL) {
-            __atomic_store_n(&ctx->done, 0, __ATOMIC_RELAXED);
-            __atomic_store_n(&ctx->total, x, __ATOMIC_RELAXED);
-        }
-
-        rc = ngx_async_primes_prefix_small(x, sum);
-
-        if (rc == NGX_ASYNC_PRIMES_SUM_OK && ctx != NULL) {
-            __atomic_store_n(&ctx->done, x, __ATOMIC_RELAXED);
-        }
-
-        return rc;
+    plan = ngx_async_primes_prefix_plan(x, 0, 1);
+    if (plan == NULL) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
     }
 
-    rc = ngx_async_primes_prefix_init(&s, x);
-    if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
-        return rc;
+    rc = ngx_async_primes_prefix_run(plan, sum, ctx);
+
+    ngx_async_primes_prefix_plan_free(plan);
+
+    return rc;
+}
+
+
+ngx_async_primes_prefix_plan_t *
+ngx_async_primes_prefix_plan(uint64_t hi, uint64_t lo, unsigned n)
+{
+    ngx_async_primes_prefix_plan_t  *plan;
+
+    plan = calloc(1, sizeof(ngx_async_primes_prefix_plan_t));
+    if (plan == NULL) {
+        return NULL;
     }
 
-    /*
-     * The work measure: y for the ordinary leaves, a for the primes whose
-     * leaves come from the tables, then the numbers of [0, z] as their
-     * segments are sieved.
-     */
+    if (pthread_mutex_init(&plan->mutex, NULL) != 0) {
+        free(plan);
+        return NULL;
+    }
 
-    s.stop = NULL;
-    s.done = NULL;
+    plan->terms[0].x = hi;
+    plan->nterms = 1;
+
+    if (lo >= 2) {
+        plan->terms[1].x = lo;
+        plan->nterms = 2;
+    }
+
+    plan->nparts = (n == 0) ? 1 : n;
+    plan->left = plan->nparts;
+    plan->rc = NGX_ASYNC_PRIMES_SUM_OK;
+
+    return plan;
+}
+
+
+void
+ngx_async_primes_prefix_plan_free(ngx_async_primes_prefix_plan_t *plan)
+{
+    unsigned                         t, k;
+    ngx_async_primes_prefix_term_t  *term;
+
+    if (plan == NULL) {
+        return;
+    }
+
+    for (t = 0; t < plan->nterms; t++) {
+        term = &plan->terms[t];
+
+        for (k = 0; term->chunks != NULL && k < term->nchunks; k++) {
+            free(term->chunks[k].coef);
+            free(term->chunks[k].acc);
+        }
+
+        free(term->chunks);
+        free(term->easy_from);
+        free(term->easy);
+        ngx_async_primes_prefix_free(&term->tables);
+    }
+
+    pthread_mutex_destroy(&plan->mutex);
+    free(plan);
+}
+
+
+/*
+ * A thread's share of the plan: units of work until none is left.  The last
+ * thread to end returns S(hi) - S(lo), the others 0, so that the sums of
+ * all the calls add up to it; each returns the first failure of any.
+ */
+
+int
+ngx_async_primes_prefix_run(ngx_async_primes_prefix_plan_t *plan,
+    ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx)
+{
+    int                        rc;
+    unsigned                   t, u;
+    ngx_async_primes_prefix_t  work[2];
+
+    *sum = 0;
+
+    memset(work, 0, sizeof(work));
 
     if (ctx != NULL) {
-        s.stop = &ctx->stop;
-        s.done = &ctx->done;
         __atomic_store_n(&ctx->done, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&ctx->total, s.y + s.a + s.z + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&ctx->total, 1, __ATOMIC_RELAXED);
     }
 
-    rc = ngx_async_primes_prefix_s1(&s, &s1);
+    rc = ngx_async_primes_prefix_build(plan);
+
+    if (rc == NGX_ASYNC_PRIMES_SUM_OK && ctx != NULL) {
+        __atomic_store_n(&ctx->total, plan->total, __ATOMIC_RELAXED);
+    }
+
+    while (rc == NGX_ASYNC_PRIMES_SUM_OK) {
+
+        if (ctx != NULL && ngx_async_primes_prefix_stopped(&ctx->stop)) {
+            rc = NGX_ASYNC_PRIMES_SUM_STOPPED;
+            break;
+        }
+
+        if (__atomic_load_n(&plan->rc, __ATOMIC_RELAXED)
+            != NGX_ASYNC_PRIMES_SUM_OK)
+        {
+            break;
+        }
+
+        u = __atomic_fetch_add(&plan->next, 1, __ATOMIC_RELAXED);
+
+        if (u >= plan->units) {
+            break;
+        }
+
+        rc = ngx_async_primes_prefix_unit(plan, u, work, ctx);
+    }
+
+    /* no more work for this thread: its share is done */
+
+    if (rc == NGX_ASYNC_PRIMES_SUM_OK && ctx != NULL) {
+        __atomic_store_n(&ctx->done, plan->total, __ATOMIC_RELAXED);
+    }
+
+    for (t = 0; t < 2; t++) {
+        ngx_async_primes_prefix_work_free(&work[t]);
+    }
+
     if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
-        goto done;
+        t = NGX_ASYNC_PRIMES_SUM_OK;
+        __atomic_compare_exchange_n(&plan->rc, (int *) &t, rc, 0,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     }
 
-    rc = ngx_async_primes_prefix_easy(&s, &s2);
-    if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
-        goto done;
+    /* the last thread sees every other's results */
+
+    if (__atomic_sub_fetch(&plan->left, 1, __ATOMIC_ACQ_REL) != 0) {
+        return __atomic_load_n(&plan->rc, __ATOMIC_RELAXED);
     }
 
-    rc = ngx_async_primes_prefix_sieve(&s, &s2, &p2);
-    if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
-        goto done;
+    rc = __atomic_load_n(&plan->rc, __ATOMIC_RELAXED);
+
+    if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
+        *sum = ngx_async_primes_prefix_combine(&plan->terms[0]);
+
+        if (plan->nterms == 2) {
+            *sum -= ngx_async_primes_prefix_combine(&plan->terms[1]);
+        }
     }
-
-    *sum = s1 + s2 - 1 + s.ps[s.a] - p2;
-
-done:
-
-    ngx_async_primes_prefix_free(&s);
 
     return rc;
 }
 
 
 /*
+ * The tables of each S(x) and its units, built once by the first thread
+ * to come; the others wait for them.
+ */
+
+static int
+ngx_async_primes_prefix_build(ngx_async_primes_prefix_plan_t *plan)
+{
+    int                              rc;
+    unsigned                         t;
+    ngx_async_primes_prefix_term_t  *term;
+
+    if (pthread_mutex_lock(&plan->mutex) != 0) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    }
+
+    rc = __atomic_load_n(&plan->rc, __ATOMIC_RELAXED);
+
+    if (plan->built || rc != NGX_ASYNC_PRIMES_SUM_OK) {
+        (void) pthread_mutex_unlock(&plan->mutex);
+        return rc;
+    }
+
+    plan->units = 0;
+    plan->total = 0;
+
+    for (t = 0; t < plan->nterms; t++) {
+        term = &plan->terms[t];
+
+        rc = ngx_async_primes_prefix_term(term, plan->nparts);
+        if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
+            __atomic_store_n(&plan->rc, rc, __ATOMIC_RELAXED);
+            break;
+        }
+
+        /* the stretches, the batches, and S1 */
+        plan->units += term->nchunks + term->nbatches + 1;
+
+        if (term->x >= NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+            plan->total += (term->tables.z + 1) / 2 + term->tables.a
+                           + term->tables.nsq;
+        }
+    }
+
+    if (plan->total == 0) {
+        plan->total = 1;
+    }
+
+    plan->built = 1;
+
+    (void) pthread_mutex_unlock(&plan->mutex);
+
+    return rc;
+}
+
+
+/*
+ * The stretches of the sieve and the batches of easy leaves of S(x): one
+ * each for one thread; for more, several a thread, so that the threads
+ * that finish first take over the rest.  The first stretches hold the most
+ * leaves and are made shorter.
+ */
+
+static int
+ngx_async_primes_prefix_term(ngx_async_primes_prefix_term_t *term,
+    unsigned nparts)
+{
+    int                               rc;
+    double                            f;
+    unsigned                          k, n;
+    uint32_t                          b, top;
+    uint64_t                          segments, seg, first, last, root;
+    ngx_async_primes_prefix_t        *s;
+    ngx_async_primes_prefix_chunk_t  *c;
+
+    if (term->x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+        return NGX_ASYNC_PRIMES_SUM_OK;
+    }
+
+    s = &term->tables;
+
+    rc = ngx_async_primes_prefix_init(s, term->x);
+    if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
+        return rc;
+    }
+
+    seg = 2 * s->seg_odd;
+    segments = (s->z + 1 + seg - 1) / seg;
+
+    n = (nparts > 1) ? NGX_ASYNC_PRIMES_PREFIX_CHUNKS * nparts : 1;
+
+    if (n > segments) {
+        n = segments;
+    }
+
+    term->chunks = calloc(n, sizeof(ngx_async_primes_prefix_chunk_t));
+    if (term->chunks == NULL) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    }
+
+    term->nchunks = n;
+    first = 0;
+
+    for (k = 0; k < n; k++) {
+        c = &term->chunks[k];
+
+        f = (double) (k + 1) / n;
+        last = (k + 1 == n) ? segments : (uint64_t) (segments * f * f);
+
+        if (last <= first) {
+            last = first + 1;
+        }
+
+        if (last > segments - (n - 1 - k)) {
+            last = segments - (n - 1 - k);
+        }
+
+        c->lo = first * seg;
+        c->hi = (k + 1 == n) ? s->z + 1 : last * seg;
+
+        c->bstart = NGX_ASYNC_PRIMES_PREFIX_C;
+
+        if (c->lo > 0) {
+            root = ngx_async_primes_isqrt(c->lo - 1);
+            b = ngx_async_primes_prefix_pi(s, root < s->y ? root : s->y);
+            c->bstart = (b > c->bstart) ? b : c->bstart;
+        }
+
+        root = ngx_async_primes_isqrt(c->hi - 1);
+        b = ngx_async_primes_prefix_pi(s, root < s->y ? root : s->y);
+        c->bend = (b > c->bstart) ? b : c->bstart;
+
+        first = last;
+    }
+
+    /* the easy leaves: up to pi(x^(1/3)) the most, past it O(1) each */
+
+    n = (nparts > 1) ? NGX_ASYNC_PRIMES_PREFIX_CHUNKS * nparts : 1;
+
+    term->easy_from = malloc((n + 1) * sizeof(uint32_t));
+    term->easy = calloc(n, sizeof(ngx_async_primes_u128_t));
+
+    if (term->easy_from == NULL || term->easy == NULL) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    }
+
+    term->nbatches = n;
+
+    root = ngx_async_primes_prefix_icbrt(s->x);
+    top = ngx_async_primes_prefix_pi(s, root < s->y ? root : s->y);
+
+    if (top <= NGX_ASYNC_PRIMES_PREFIX_C) {
+        top = NGX_ASYNC_PRIMES_PREFIX_C + 1;
+    }
+
+    for (k = 0; k < n; k++) {
+        f = (double) k / (n > 1 ? n - 1 : 1);
+        term->easy_from[k] = NGX_ASYNC_PRIMES_PREFIX_C + 1
+                             + (uint32_t) ((top - NGX_ASYNC_PRIMES_PREFIX_C)
+                                           * f * f);
+    }
+
+    term->easy_from[0] = NGX_ASYNC_PRIMES_PREFIX_C + 1;
+    term->easy_from[n] = s->a + 1;
+
+    for (k = 1; k <= n; k++) {
+        if (term->easy_from[k] < term->easy_from[k - 1]) {
+            term->easy_from[k] = term->easy_from[k - 1];
+        }
+    }
+
+    return NGX_ASYNC_PRIMES_SUM_OK;
+}
+
+
+/* unit u of the plan, in a thread's own copy of the tables */
+
+static int
+ngx_async_primes_prefix_unit(ngx_async_primes_prefix_plan_t *plan,
+    unsigned u, ngx_async_primes_prefix_t *work,
+    ngx_async_primes_sum_ctx_t *ctx)
+{
+    int                              rc;
+    unsigned                         t, i;
+    ngx_async_primes_prefix_t        s, *w;
+    ngx_async_primes_prefix_term_t  *term;
+
+    /* the stretches of every term first, the longest units */
+
+    for (t = 0; t < plan->nterms; t++) {
+        term = &plan->terms[t];
+
+        if (u < term->nchunks) {
+            w = &work[t];
+
+            if (w->flags == NULL) {
+                *w = term->tables;
+
+                rc = ngx_async_primes_prefix_work(w);
+                if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
+                    memset(w, 0, sizeof(ngx_async_primes_prefix_t));
+                    return rc;
+                }
+            }
+
+            ngx_async_primes_prefix_thread(w, plan, ctx);
+
+            return ngx_async_primes_prefix_sieve(w, &term->chunks[u]);
+        }
+
+        u -= term->nchunks;
+    }
+
+    /* the others only read the tables */
+
+    for (t = 0; t < plan->nterms; t++) {
+        term = &plan->terms[t];
+
+        if (u < term->nbatches) {
+            i = u;
+
+            if (term->easy_from[i] >= term->easy_from[i + 1]) {
+                return NGX_ASYNC_PRIMES_SUM_OK;
+            }
+
+            s = term->tables;
+            ngx_async_primes_prefix_thread(&s, plan, ctx);
+
+            return ngx_async_primes_prefix_easy(&s, term->easy_from[i],
+                                                term->easy_from[i + 1] - 1,
+                                                &term->easy[i]);
+        }
+
+        u -= term->nbatches;
+    }
+
+    term = &plan->terms[u];
+
+    if (term->x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+        return ngx_async_primes_prefix_small(term->x, &term->s1);
+    }
+
+    s = term->tables;
+    ngx_async_primes_prefix_thread(&s, plan, ctx);
+
+    return ngx_async_primes_prefix_s1(&s, &term->s1);
+}
+
+
+static void
+ngx_async_primes_prefix_thread(ngx_async_primes_prefix_t *s,
+    ngx_async_primes_prefix_plan_t *plan, ngx_async_primes_sum_ctx_t *ctx)
+{
+    s->stop = (ctx != NULL) ? &ctx->stop : NULL;
+    s->mine = (ctx != NULL) ? &ctx->done : NULL;
+    s->done = &plan->done;
+}
+
+
+/* the plan's progress, and the thread's view of it */
+
+static void
+ngx_async_primes_prefix_progress(ngx_async_primes_prefix_t *s, uint64_t n)
+{
+    uint64_t  done;
+
+    done = __atomic_add_fetch(s->done, n, __ATOMIC_RELAXED);
+
+    if (s->mine != NULL) {
+        __atomic_store_n(s->mine, done, __ATOMIC_RELAXED);
+    }
+}
+
+
+/*
+ * S(x) from its units' results.  The stretches in order carry acc[b] and
+ * S(lo - 1) from one to the next: acc[b] at lo is the sum of what the
+ * stretches before added to it, from where p_b started.
+ */
+
+static ngx_async_primes_u128_t
+ngx_async_primes_prefix_combine(ngx_async_primes_prefix_term_t *term)
+{
+    unsigned                          k;
+    uint32_t                          b;
+    ngx_async_primes_u128_t           s2, psum, qsum, slow, p2, *acc;
+    ngx_async_primes_prefix_t        *s;
+    ngx_async_primes_prefix_chunk_t  *c;
+    uint64_t                          tsum;
+
+    if (term->x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+        return term->s1;
+    }
+
+    s = &term->tables;
+
+    s2 = 0;
+
+    for (k = 0; k < term->nbatches; k++) {
+        s2 += term->easy[k];
+    }
+
+    psum = 0;
+    qsum = 0;
+    tsum = 0;
+    slow = 0;
+
+    acc = NULL;
+
+    for (k = 0; k < term->nchunks; k++) {
+        c = &term->chunks[k];
+
+        s2 += c->s2 + slow * c->coef_s2;
+        psum += c->psum + slow * c->tsum;
+        tsum += c->tsum;
+        qsum += c->qsum;
+
+        if (k == 0) {
+            /* the first starts from the true sums: its acc[] is theirs */
+            acc = c->acc;
+
+        } else {
+            for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= c->bstart; b++) {
+                s2 += c->coef[b] * acc[b];
+                c->acc[b] += acc[b];
+            }
+
+            for (b = c->bstart + 1; b <= c->bend; b++) {
+                s2 += c->coef[b] * slow;
+                c->acc[b] += slow;
+            }
+
+            acc = c->acc;
+        }
+
+        slow += c->primes;
+    }
+
+    /*
+     * P2 = sum p S(x / p) - sum p S(p - 1), and with T and Q the sums of
+     * the p and of their squares, sum p S(p - 1) = S(p_a) T + (T^2 - Q) / 2;
+     * T < 2^59, so T^2 does not wrap.
+     */
+
+    p2 = psum - (ngx_async_primes_u128_t) s->ps[s->a] * tsum
+         - ((ngx_async_primes_u128_t) tsum * tsum - qsum) / 2;
+
+    return term->s1 + s2 - 1 + s->ps[s->a] - p2;
+}
+
+
+/*
  * Measured on the reference machine (2-core AMD EPYC, one thread, gcc -O2,
- * the other core busy):
+ * best of three; 2026-12-03):
  *
  *            x    seconds    peak RSS
- *         10^9      0.003      1.9 MB
- *         10^10     0.011      2.0 MB
- *         10^11     0.040      2.0 MB
- *         10^12     0.149      2.5 MB
- *         10^13     0.605      4.3 MB
- *         10^14     2.45       7.4 MB
- *         10^15    10.9-12.1  14.5 MB
+ *         10^9      0.002      1 MB
+ *         10^10     0.006      1 MB
+ *         10^11     0.021      1 MB
+ *         10^12     0.064      2 MB
+ *         10^13     0.240      3 MB
+ *         10^14     1.01       6 MB
+ *         10^15     4.28      12 MB
  *
- * x^(2/3) / 850 + 3 x^(1/3) microseconds follows them within 10% from
- * 10^10 on (the second term is the tables' share); x^(2/3) is taken as
+ * x^(2/3) / 2300 + 2 x^(1/3) microseconds follows them within 11% from
+ * 10^9 on (the second term is the tables' share); x^(2/3) is taken as
  * icbrt(x)^2.  Below 65536 the plain sieve takes well under a millisecond.
+ * Threads that share the computation divide the time among them.
  */
 
 uint64_t
@@ -364,7 +915,7 @@ ngx_async_primes_prefix_cost(uint64_t x)
 
     c = ngx_async_primes_prefix_icbrt(x);
 
-    return c * c / 850 + 3 * c;
+    return c * c / 2300 + 2 * c;
 }
 
 
@@ -453,7 +1004,7 @@ ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s, uint64_t x)
     size_t    k;
     int32_t   p, q, mu;
     uint32_t  n, i, j, count;
-    uint64_t  z, cnt, sm;
+    uint64_t  z, cnt, sm, root;
 
     memset(s, 0, sizeof(ngx_async_primes_prefix_t));
 
@@ -619,31 +1170,17 @@ ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s, uint64_t x)
 
     s->seg_odd = k;
 
-    /* whole words: the tail past a short last segment reads as zeros */
-    s->flags = malloc(k + 8);
-    s->p2buf = malloc(k + 2);
-    s->sums = malloc(((k >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT) + 1)
-                     * sizeof(uint64_t));
-    s->block = malloc((k >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT)
-                      * sizeof(uint64_t));
-    s->group = malloc(((k >> NGX_ASYNC_PRIMES_PREFIX_GROUP_SHIFT) + 1)
-                      * sizeof(uint64_t));
-
     /* the pattern of the odd numbers prime to 3..13, long enough to copy */
     s->pattern = malloc(NGX_ASYNC_PRIMES_PREFIX_PP / 2 + k);
-
-    s->next = malloc((s->a + 1) * sizeof(uint64_t));
-    s->wheel = malloc(s->a + 1);
-    s->acc = malloc((s->a + 1) * sizeof(ngx_async_primes_u128_t));
     s->xp = malloc((s->a + 1) * sizeof(uint64_t));
 
-    if (s->flags == NULL || s->p2buf == NULL || s->sums == NULL
-        || s->block == NULL || s->group == NULL || s->pattern == NULL
-        || s->next == NULL
-        || s->wheel == NULL || s->acc == NULL || s->xp == NULL)
-    {
+    if (s->pattern == NULL || s->xp == NULL) {
         goto nomem;
     }
+
+    /* the primes that sieve [0, z]: p_b^2 <= z */
+    root = ngx_async_primes_isqrt(s->z);
+    s->bsieve = ngx_async_primes_prefix_pi(s, root < s->y ? root : s->y);
 
     s->xp[0] = x;
 
@@ -669,6 +1206,8 @@ nomem:
 static void
 ngx_async_primes_prefix_free(ngx_async_primes_prefix_t *s)
 {
+    ngx_async_primes_prefix_work_free(s);
+
     free(s->primes);
     free(s->ps);
     free(s->pi);
@@ -677,8 +1216,54 @@ ngx_async_primes_prefix_free(ngx_async_primes_prefix_t *s)
     free(s->sq);
     free(s->phi_cnt);
     free(s->phi_sum);
-    free(s->flags);
     free(s->pattern);
+    free(s->xp);
+
+    memset(s, 0, sizeof(ngx_async_primes_prefix_t));
+}
+
+
+/*
+ * A thread's own segment, on a copy of the tables' structure: the tables
+ * are shared and only read.
+ */
+
+static int
+ngx_async_primes_prefix_work(ngx_async_primes_prefix_t *s)
+{
+    size_t  k;
+
+    k = s->seg_odd;
+
+    /* whole words: the tail past a short last segment reads as zeros */
+    s->flags = malloc(k + 8);
+    s->p2buf = malloc(k + 2);
+    s->sums = malloc(((k >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT) + 1)
+                     * sizeof(uint64_t));
+    s->block = malloc((k >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT)
+                      * sizeof(uint64_t));
+    s->group = malloc(((k >> NGX_ASYNC_PRIMES_PREFIX_GROUP_SHIFT) + 1)
+                      * sizeof(uint64_t));
+    s->next = malloc((s->bsieve + 1) * sizeof(uint64_t));
+    s->wheel = malloc(s->bsieve + 1);
+    s->acc = malloc((s->bsieve + 1) * sizeof(ngx_async_primes_u128_t));
+
+    if (s->flags == NULL || s->p2buf == NULL || s->sums == NULL
+        || s->block == NULL || s->group == NULL || s->next == NULL
+        || s->wheel == NULL || s->acc == NULL)
+    {
+        ngx_async_primes_prefix_work_free(s);
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    }
+
+    return NGX_ASYNC_PRIMES_SUM_OK;
+}
+
+
+static void
+ngx_async_primes_prefix_work_free(ngx_async_primes_prefix_t *s)
+{
+    free(s->flags);
     free(s->p2buf);
     free(s->sums);
     free(s->block);
@@ -686,9 +1271,15 @@ ngx_async_primes_prefix_free(ngx_async_primes_prefix_t *s)
     free(s->next);
     free(s->wheel);
     free(s->acc);
-    free(s->xp);
 
-    memset(s, 0, sizeof(ngx_async_primes_prefix_t));
+    s->flags = NULL;
+    s->p2buf = NULL;
+    s->sums = NULL;
+    s->block = NULL;
+    s->group = NULL;
+    s->next = NULL;
+    s->wheel = NULL;
+    s->acc = NULL;
 }
 
 
@@ -833,8 +1424,9 @@ ngx_async_primes_prefix_s1(ngx_async_primes_prefix_t *s,
                 return NGX_ASYNC_PRIMES_SUM_STOPPED;
             }
 
-            if (s->done != NULL) {
-                __atomic_store_n(s->done, s->sq[i].m, __ATOMIC_RELAXED);
+            if (i > 0) {
+                ngx_async_primes_prefix_progress(s,
+                                                NGX_ASYNC_PRIMES_PREFIX_CHECK);
             }
         }
 
@@ -862,8 +1454,8 @@ ngx_async_primes_prefix_s1(ngx_async_primes_prefix_t *s,
  */
 
 ngx_async_primes_prefix_hot static int
-ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s,
-    ngx_async_primes_u128_t *s2)
+ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s, uint32_t from,
+    uint32_t to, ngx_async_primes_u128_t *s2)
 {
     size_t                   i;
     int32_t                  l;
@@ -873,15 +1465,13 @@ ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s,
 
     total = 0;
 
-    for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= s->a; b++) {
+    for (b = from; b <= to; b++) {
 
         if (ngx_async_primes_prefix_stopped(s->stop)) {
             return NGX_ASYNC_PRIMES_SUM_STOPPED;
         }
 
-        if (s->done != NULL) {
-            __atomic_store_n(s->done, s->y + b, __ATOMIC_RELAXED);
-        }
+        ngx_async_primes_prefix_progress(s, 1);
 
         p = s->primes[b];
         pprev = s->primes[b - 1];
@@ -1059,24 +1649,44 @@ ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s, uint32_t b,
 
 ngx_async_primes_prefix_hot static int
 ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
-    ngx_async_primes_u128_t *s2, ngx_async_primes_u128_t *p2)
+    ngx_async_primes_prefix_chunk_t *c)
 {
     size_t                   i, n, off, blocks;
     uint32_t                 b, bmax, bprev, btop, bleaf, p;
     uint64_t                 low, high, hiv, k, root, total, tsum, sum;
-    ngx_async_primes_u128_t  slow, base, sum2, psum, qsum;
+    ngx_async_primes_u128_t  slow, base, sum2, psum, qsum, coef, coef_s2;
 
-    sum2 = *s2;
+    sum2 = 0;
     psum = 0;
     tsum = 0;
     qsum = 0;
+    coef_s2 = 0;
 
-    /* S(low - 1) */
+    c->coef = calloc(c->bend + 1, sizeof(ngx_async_primes_u128_t));
+    c->acc = malloc((c->bend + 1) * sizeof(ngx_async_primes_u128_t));
+
+    if (c->coef == NULL || c->acc == NULL) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    }
+
+    /* S(low - 1) - S(lo - 1) */
     slow = 0;
 
-    bprev = NGX_ASYNC_PRIMES_PREFIX_C;
+    /* the primes already sieving: their acc[] counts from lo */
 
-    for (low = 0; low <= s->z; low = high) {
+    for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= c->bstart; b++) {
+        p = s->primes[b];
+        k = (c->lo + p - 1) / p;
+        k += ngx_async_primes_prefix_to_wheel[k % 30];
+
+        s->acc[b] = 0;
+        s->next[b] = k * p;
+        s->wheel[b] = ngx_async_primes_prefix_wheel_index[k % 30];
+    }
+
+    bprev = c->bstart;
+
+    for (low = c->lo; low < c->hi; low = high) {
 
         if (ngx_async_primes_prefix_stopped(s->stop)) {
             return NGX_ASYNC_PRIMES_SUM_STOPPED;
@@ -1084,8 +1694,8 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
         high = low + 2 * s->seg_odd;
 
-        if (high > s->z + 1) {
-            high = s->z + 1;
+        if (high > c->hi) {
+            high = c->hi;
         }
 
         hiv = high - 1;
@@ -1104,11 +1714,20 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
         for (b = bprev + 1; b <= bmax; b++) {
             p = s->primes[b];
 
-            /* 1 and the primes from p_b on below low */
-            s->acc[b] = (low > 1) ? 1 : 0;
+            /*
+             * 1 and the primes from p_b on below low; past the first
+             * chunk, p_b < low and S(lo - 1) is added to the sums later
+             */
 
-            if (slow > s->ps[b - 1]) {
-                s->acc[b] += slow - s->ps[b - 1];
+            if (c->lo == 0) {
+                s->acc[b] = (low > 1) ? 1 : 0;
+
+                if (slow > s->ps[b - 1]) {
+                    s->acc[b] += slow - s->ps[b - 1];
+                }
+
+            } else {
+                s->acc[b] = 1 + slow - s->ps[b - 1];
             }
 
             /* the first multiple from low on, p_b itself included */
@@ -1156,7 +1775,9 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
         for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= bmax; b++) {
 
-            sum2 += ngx_async_primes_prefix_sieve_leaves(s, b, low, high);
+            sum2 += ngx_async_primes_prefix_sieve_leaves(s, b, low, high,
+                                                         &coef);
+            c->coef[b] += coef;
 
             s->acc[b] += total;
 
@@ -1210,7 +1831,8 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
         for (b = bmax + 1; b <= bleaf; b++) {
             if (b > NGX_ASYNC_PRIMES_PREFIX_C) {
                 sum2 += ngx_async_primes_prefix_final_leaves(s, b, low, high,
-                                                             base);
+                                                             base, &coef);
+                coef_s2 += coef;
             }
         }
 
@@ -1218,21 +1840,19 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
         slow = base + sum;
 
-        if (s->done != NULL) {
-            __atomic_store_n(s->done, s->y + s->a + high, __ATOMIC_RELAXED);
-        }
+        ngx_async_primes_prefix_progress(s, n);
     }
 
-    /*
-     * P2 = sum p S(x / p) - sum p S(p - 1), and with T and Q the sums of
-     * the p and of their squares, sum p S(p - 1) = S(p_a) T + (T^2 - Q) / 2;
-     * T < 2^59, so T^2 does not wrap.
-     */
+    for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= c->bend; b++) {
+        c->acc[b] = s->acc[b];
+    }
 
-    *p2 = psum - (ngx_async_primes_u128_t) s->ps[s->a] * tsum
-          - ((ngx_async_primes_u128_t) tsum * tsum - qsum) / 2;
-
-    *s2 = sum2;
+    c->s2 = sum2;
+    c->coef_s2 = coef_s2;
+    c->psum = psum;
+    c->tsum = tsum;
+    c->qsum = qsum;
+    c->primes = slow;
 
     return NGX_ASYNC_PRIMES_SUM_OK;
 }
@@ -1424,13 +2044,15 @@ ngx_async_primes_prefix_range(ngx_async_primes_prefix_t *s, size_t from,
 
 static ngx_async_primes_u128_t
 ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
-    uint32_t b, uint64_t low, uint64_t high)
+    uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t *coef)
 {
     size_t                   i;
     int32_t                  l;
     uint32_t                 j, jlo, jhi;
     uint64_t                 p, mlo, mhi, m, v, sum, xp;
-    ngx_async_primes_u128_t  t, tq;
+    ngx_async_primes_u128_t  t, tq, mm;
+
+    *coef = 0;
 
     if (!ngx_async_primes_prefix_leaf_range(s, b, low, high, &mlo, &mhi)) {
         return 0;
@@ -1459,13 +2081,16 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
 
         for (j = jhi; j > jlo; j--) {
             m = s->primes[j];
-            v = xp / m;
+            v = ngx_async_primes_prefix_divide(xp, &s->div[j]);
 
             /* the odd numbers of [low, v]: (v - low + 1) / 2 of them */
             sum = ngx_async_primes_prefix_below(s, (v - low + 1) / 2);
 
             tq += (ngx_async_primes_u128_t) m * sum;
         }
+
+        /* the factor of acc[b] */
+        *coef = p * (ngx_async_primes_u128_t) (s->ps[jhi] - s->ps[jlo]);
 
         t = s->acc[b] * (s->ps[jhi] - s->ps[jlo]) + tq;
 
@@ -1474,6 +2099,7 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
     }
 
     t = 0;
+    mm = 0;
 
     for (i = ngx_async_primes_prefix_sq_count(s, mhi); i > 0; i--) {
         m = s->sq[i - 1].m;
@@ -1493,11 +2119,15 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
 
         if (l > 0) {
             t -= m * (s->acc[b] + sum);
+            mm -= m;
 
         } else {
             t += m * (s->acc[b] + sum);
+            mm += m;
         }
     }
+
+    *coef = p * mm;
 
     return p * t;
 }
@@ -1508,13 +2138,16 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
 
 static ngx_async_primes_u128_t
 ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
-    uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t base)
+    uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t base,
+    ngx_async_primes_u128_t *coef)
 {
     size_t                   i;
     int32_t                  l;
     uint32_t                 j, jlo, jhi;
     uint64_t                 p, mlo, mhi, m, v, sum, xp;
-    ngx_async_primes_u128_t  t, tq, c;
+    ngx_async_primes_u128_t  t, tq, c, mm;
+
+    *coef = 0;
 
     if (!ngx_async_primes_prefix_leaf_range(s, b, low, high, &mlo, &mhi)) {
         return 0;
@@ -1542,11 +2175,14 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
 
         for (j = jlo + 1; j <= jhi; j++) {
             m = s->primes[j];
-            v = xp / m;
+            v = ngx_async_primes_prefix_divide(xp, &s->div[j]);
             sum = (v > low)
                   ? ngx_async_primes_prefix_upto(s, (v - low + 1) / 2) : 0;
             tq += (ngx_async_primes_u128_t) m * sum;
         }
+
+        /* the factor of S(lo - 1), in c */
+        *coef = p * (ngx_async_primes_u128_t) (s->ps[jhi] - s->ps[jlo]);
 
         t = c * (s->ps[jhi] - s->ps[jlo]) + tq;
 
@@ -1554,6 +2190,7 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
     }
 
     t = 0;
+    mm = 0;
 
     for (i = ngx_async_primes_prefix_sq_count(s, mhi); i > 0; i--) {
         m = s->sq[i - 1].m;
@@ -1574,11 +2211,15 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
 
         if (l > 0) {
             t -= m * (c + sum);
+            mm -= m;
 
         } else {
             t += m * (c + sum);
+            mm += m;
         }
     }
+
+    *coef = p * mm;
 
     return p * t;
 }

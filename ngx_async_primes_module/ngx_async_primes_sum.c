@@ -687,6 +687,66 @@ ngx_async_primes_sum_split(uint64_t a, uint64_t b, unsigned n, uint64_t *lo,
 }
 
 
+/*
+ * A thread more pays where the range is computed as S(b) - S(a - 1) and
+ * each thread's share still costs NGX_ASYNC_PRIMES_SUM_PART_MIN.
+ */
+
+unsigned
+ngx_async_primes_sum_shared(uint64_t a, uint64_t b, unsigned n)
+{
+    unsigned  k;
+    uint64_t  cost;
+
+    if (a == 0) {
+        a = 1;
+    }
+
+    if (n <= 1 || a > b
+        || ngx_async_primes_sum_pick(a, b) != NGX_ASYNC_PRIMES_SUM_PREFIX)
+    {
+        return 1;
+    }
+
+    cost = ngx_async_primes_sum_method_cost(a, b,
+                                            NGX_ASYNC_PRIMES_SUM_PREFIX);
+
+    for (k = n; k > 1; k--) {
+        if ((double) cost / k >= NGX_ASYNC_PRIMES_SUM_PART_MIN) {
+            return k;
+        }
+    }
+
+    return 1;
+}
+
+
+ngx_async_primes_sum_plan_t *
+ngx_async_primes_sum_plan(uint64_t a, uint64_t b, unsigned n)
+{
+    if (a == 0) {
+        a = 1;
+    }
+
+    return ngx_async_primes_prefix_plan(b, a - 1, n);
+}
+
+
+int
+ngx_async_primes_sum_share(ngx_async_primes_sum_plan_t *plan,
+    ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx)
+{
+    return ngx_async_primes_prefix_run(plan, sum, ctx);
+}
+
+
+void
+ngx_async_primes_sum_plan_free(ngx_async_primes_sum_plan_t *plan)
+{
+    ngx_async_primes_prefix_plan_free(plan);
+}
+
+
 size_t
 ngx_async_primes_uint128_to_decimal(ngx_async_primes_uint128_t value,
     char *buf)
@@ -1043,27 +1103,20 @@ static int
 ngx_async_primes_sum_prefix(uint64_t a, uint64_t b,
     ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx)
 {
-    int                          rc;
-    ngx_async_primes_uint128_t   sb, sa;
+    int                           rc;
+    ngx_async_primes_sum_plan_t  *plan;
 
-    sa = 0;
-    sb = 0;
-    rc = NGX_ASYNC_PRIMES_SUM_OK;
-
-    if (a > 2) {
-        rc = ngx_async_primes_prefix_sum(a - 1, &sa, ctx);
+    plan = ngx_async_primes_prefix_plan(b, a - 1, 1);
+    if (plan == NULL) {
+        return NGX_ASYNC_PRIMES_SUM_NOMEM;
     }
 
-    if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
-        rc = ngx_async_primes_prefix_sum(b, &sb, ctx);
-    }
+    rc = ngx_async_primes_prefix_run(plan, sum, ctx);
+
+    ngx_async_primes_prefix_plan_free(plan);
 
     if (ctx != NULL) {
         __atomic_store_n(&ctx->total, b - a + 1, __ATOMIC_RELAXED);
-    }
-
-    if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
-        *sum = sb - sa;
     }
 
     return rc;

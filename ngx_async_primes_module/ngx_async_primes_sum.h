@@ -59,6 +59,24 @@ uint64_t ngx_async_primes_sum_cost(uint64_t a, uint64_t b);
  */
 unsigned ngx_async_primes_sum_split(uint64_t a, uint64_t b, unsigned n,
     uint64_t *lo, uint64_t *hi);
+
+/*
+ * A range computed as S(b) - S(a - 1) is not split: up to n threads share
+ * the one computation.  ngx_async_primes_sum_shared() returns how many
+ * threads should (1 where [a, b] is split or where a second thread would
+ * not pay); each of them calls ngx_async_primes_sum_share() with the same
+ * plan, and the sums they return add up to the sum of [a, b].  The plan is
+ * freed once no thread runs it any more.
+ */
+typedef struct ngx_async_primes_prefix_plan_s  ngx_async_primes_sum_plan_t;
+
+unsigned ngx_async_primes_sum_shared(uint64_t a, uint64_t b, unsigned n);
+ngx_async_primes_sum_plan_t *ngx_async_primes_sum_plan(uint64_t a, uint64_t b,
+    unsigned n);
+int ngx_async_primes_sum_share(ngx_async_primes_sum_plan_t *plan,
+    ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx);
+void ngx_async_primes_sum_plan_free(ngx_async_primes_sum_plan_t *plan);
+
 size_t ngx_async_primes_uint128_to_decimal(ngx_async_primes_uint128_t value,
     char *buf);
 

@@ -286,12 +286,16 @@ typedef enum {
 typedef struct ngx_http_async_primes_job_s  ngx_http_async_primes_job_t;
 
 
-/* a range of a job computed by one thread task */
+/*
+ * A range of a job computed by one thread task, or, where the job's parts
+ * share a plan, a thread's share of the whole.
+ */
 typedef struct {
     ngx_thread_task_t                   task;
     ngx_http_async_primes_job_t        *job;
     uint64_t                            lo;
     uint64_t                            hi;
+    ngx_async_primes_sum_plan_t        *plan;
 
     /* written by the thread, read after its completion */
     ngx_async_primes_sum_ctx_t          sum_ctx;
@@ -363,6 +367,9 @@ struct ngx_http_async_primes_job_s {
 
     ngx_http_async_primes_part_t       *parts;
     ngx_uint_t                          nparts;
+
+    /* what the parts share, if they share a computation; freed with it */
+    ngx_async_primes_sum_plan_t        *plan;
     ngx_uint_t                          posted;
     ngx_uint_t                          computed;
 };

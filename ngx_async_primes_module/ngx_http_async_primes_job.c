@@ -229,9 +229,10 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "async_primes: job %*s in %ui parts",
-                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, job->nparts);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "async_primes: job %*s in %ui parts%s",
+                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, job->id, job->nparts,
+                   job->plan ? " sharing one computation" : "");
 
     len = ngx_async_primes_json_record(NULL, job->id, NGX_ASYNC_PRIMES_ID_LEN,
                                        NGX_ASYNC_PRIMES_STATUS_IN_PROGRESS,
@@ -413,9 +414,10 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     uint64_t                       cost;
     uint64_t                       lo[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
     uint64_t                       hi[NGX_HTTP_ASYNC_PRIMES_MAX_PARTS];
-    ngx_uint_t                     i, nparts;
+    ngx_uint_t                     i, nparts, shared;
     ngx_http_async_primes_job_t   *job;
     ngx_http_async_primes_part_t  *part;
+    ngx_async_primes_sum_plan_t   *plan;
 
     nparts = ngx_async_primes_sum_split(a, b, alcf->job_threads, lo, hi);
 
@@ -428,6 +430,33 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         hi[0] = b;
     }
 
+    /* a range not split may still be shared by threads */
+
+    plan = NULL;
+    shared = 1;
+
+    if (nparts == 1) {
+        shared = ngx_async_primes_sum_shared(a, b, alcf->job_threads);
+    }
+
+    if (shared > 1 && shared <= alcf->job_threads) {
+        plan = ngx_async_primes_sum_plan(a, b, shared);
+
+        if (plan == NULL) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "async_primes: no memory to share [%uL, %uL] "
+                          "between threads, computed by one", a, b);
+
+        } else {
+            nparts = shared;
+
+            for (i = 0; i < nparts; i++) {
+                lo[i] = a;
+                hi[i] = b;
+            }
+        }
+    }
+
     /*
      * The job and its parts, in one allocation freed in one place; the
      * parts hold 128-bit sums, aligned as malloc() aligns.
@@ -438,11 +467,13 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     job = ngx_calloc(size + nparts * sizeof(ngx_http_async_primes_part_t)
                      + (idem ? idem->len : 0), log);
     if (job == NULL) {
+        ngx_async_primes_sum_plan_free(plan);
         return NULL;
     }
 
     job->parts = (ngx_http_async_primes_part_t *) ((u_char *) job + size);
     job->nparts = nparts;
+    job->plan = plan;
 
     if (idem && idem->len) {
         job->idem.data = (u_char *) (job->parts + nparts);
@@ -459,6 +490,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         part->job = job;
         part->lo = lo[i];
         part->hi = hi[i];
+        part->plan = plan;
         part->lower = (cost >= NGX_HTTP_ASYNC_PRIMES_LOWER_WORK);
         part->priority = amcf->compute_priority;
 
@@ -472,6 +504,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
     if (ngx_async_primes_id_generate(job->owner) != 0) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "async_primes: RAND_bytes() failed");
+        ngx_async_primes_sum_plan_free(plan);
         ngx_free(job);
         return NULL;
     }
@@ -1100,8 +1133,14 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
               && !__atomic_load_n(&part->sum_ctx.stop, __ATOMIC_RELAXED)
               && ngx_http_async_primes_thread_lower(part->priority, log);
 
-    part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
-                                    &part->sum_ctx);
+    if (part->plan != NULL) {
+        part->rc = ngx_async_primes_sum_share(part->plan, &part->sum,
+                                              &part->sum_ctx);
+
+    } else {
+        part->rc = ngx_async_primes_sum(part->lo, part->hi, &part->sum,
+                                        &part->sum_ctx);
+    }
 
     if (lowered) {
         ngx_http_async_primes_thread_restore(part->priority, log);
@@ -1777,6 +1816,7 @@ ngx_http_async_primes_job_free(ngx_http_async_primes_job_t *job)
 
     ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_IN_FLIGHT, -1);
 
+    ngx_async_primes_sum_plan_free(job->plan);
     ngx_free(job);
 }
 

@@ -15,8 +15,8 @@ master_on();
 workers(2);
 
 # a job that computes for a few seconds, and its sum (OEIS A046731)
-our $LongJob = '100000000000000';
-our $LongJobSum = '157589260710736940541561021';
+our $LongJob = '300000000000000';
+our $LongJobSum = '1370825181594023992349592711';
 
 add_block_preprocessor(sub {
     my $block = shift;

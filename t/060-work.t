@@ -80,7 +80,7 @@ POST /sumPrime
 package main;
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
 my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
-                '{"a":1,"b":100000000000000}',
+                '{"a":1,"b":300000000000000}',
                 { 'Content-Type' => 'application/json' });
 die "the 202 said Retry-After: " . ($r->{headers}{'retry-after'} // 'none')
     . "\n" unless $r->{status} == 202
@@ -130,6 +130,72 @@ GET /two/placeholder
 --- response_body_like: "status":"FINISHED","payload":"\d+"\}$
 --- error_log eval
 qr/async_primes: job [0-9a-f-]{36} in 2 parts/
+
+
+
+=== TEST 4a: a range computed as S(b) - S(a - 1) is shared, not split
+The parts share one computation: S(10^12) as known (OEIS A046731), and a
+range with a lower end that one thread sums alike.
+--- main_config
+    thread_pool pair threads=2;
+--- config
+    location /one {
+        async_primes;
+        async_primes_thread_pool pair;
+    }
+    location /two {
+        async_primes;
+        async_primes_thread_pool pair;
+        async_primes_job_threads 2;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $whole = ap_post_job($port, 1, '1000000000000', '/two');
+my $got = ap_poll_until($port, $whole, 'FINISHED', 60, '/two');
+die "S(10^12) shared: $got\n"
+    unless $got =~ /"payload":"18435588552550705911377"/;
+my ($one, $two) = map { ap_post_job($port, '300000000000', '1000000000000',
+                                    "/$_") } qw(one two);
+my $want = ap_poll_until($port, $one, 'FINISHED', 60, '/one');
+$got = ap_poll_until($port, $two, 'FINISHED', 60, '/two');
+s/"requestId":"[^"]+"// for $want, $got;
+die "one thread: $want, two threads: $got\n" unless $want eq $got;
+$block->set_value("request", "GET /two/$two");
+--- request
+GET /two/placeholder
+--- error_code: 200
+--- response_body_like: "status":"FINISHED","payload":"\d+"\}$
+--- error_log eval
+qr/async_primes: job [0-9a-f-]{36} in 2 parts sharing one computation/
+
+
+
+=== TEST 4b: shared parts run one after the other in a pool of one thread
+The first part takes all the work, the second finds none left and puts
+the result together; three parts, a queue of one.
+--- main_config
+    thread_pool narrow threads=1 max_queue=1;
+--- config
+    location /sumPrime {
+        async_primes;
+        async_primes_thread_pool narrow;
+        async_primes_job_threads 3;
+    }
+--- init
+package main;
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $id = ap_post_job($port, 1, '1000000000000');
+my $got = ap_poll_until($port, $id, 'FINISHED', 60);
+die "S(10^12) in turn: $got\n"
+    unless $got =~ /"payload":"18435588552550705911377"/;
+$block->set_value("request", "GET /sumPrime/$id");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 200
+--- response_body_like: "payload":"18435588552550705911377"\}$
+--- error_log eval
+qr/async_primes: job [0-9a-f-]{36} in 3 parts sharing one computation/
 
 
 

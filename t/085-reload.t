@@ -14,9 +14,9 @@ repeat_each(1);
 no_long_string();
 no_shuffle();
 
-# about a second each on one core: the primes up to 10^13 (OEIS A046731)
-our $Job = '10000000000000';
-our $JobSum = '1699246443377779418889494';
+# about a second each on one core: the primes up to 10^14 (OEIS A046731)
+our $Job = '100000000000000';
+our $JobSum = '157589260710736940541561021';
 
 our $Redis = $ENV{TEST_NGINX_REDIS_PORT};
 

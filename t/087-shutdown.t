@@ -20,7 +20,7 @@ no_long_string();
 no_shuffle();
 
 # a job that computes for a few seconds
-our $LongJob = '100000000000000';
+our $LongJob = '300000000000000';
 
 # an id no suite stores a record under
 our $Unknown = '00000000-0000-4000-8000-000000000087';

@@ -16,14 +16,14 @@ repeat_each(1);
 no_long_string();
 no_shuffle();
 
-# about a second each on one core, and the sum of the primes up to 10^13
-our $Job = '10000000000000';
-our $JobSum = '1699246443377779418889494';
+# about a second each on one core, and the sum of the primes up to 10^14
+our $Job = '100000000000000';
+our $JobSum = '157589260710736940541561021';
 
 # a prefix sum that keeps the only thread busy for several seconds, its
 # tables allocated once at its start, and its sum
-our $Blocker = '600000000000000';
-our $BlockerSum = '5369887143685377265959286201';
+our $Blocker = '3000000000000000';
+our $BlockerSum = '128095427907058563739084555338';
 
 run_tests();
 

@@ -15,8 +15,8 @@ no_long_string();
 no_shuffle();
 
 # a job of a few seconds, and its sum (OEIS A046731)
-our $LongJob = '100000000000000';
-our $LongJobSum = '157589260710736940541561021';
+our $LongJob = '300000000000000';
+our $LongJobSum = '1370825181594023992349592711';
 
 add_block_preprocessor(sub {
     my $block = shift;

@@ -32,8 +32,8 @@ our $Tmp = File::Temp::tempdir('ap_client_XXXXXX', TMPDIR => 1,
 our $Probe = "$Tmp/probe";
 
 # a job that computes for about three seconds, and its sum (OEIS A046731)
-our $LongJob = '100000000000000';
-our $LongJobSum = '157589260710736940541561021';
+our $LongJob = '300000000000000';
+our $LongJobSum = '1370825181594023992349592711';
 
 # a Redis of this suite's own, stopped and started
 $ENV{TEST_NGINX_OWN_REDIS_PORT} ||= ap_free_port();

@@ -20,12 +20,12 @@ no_shuffle();
 master_on();
 workers(2);
 
-# about a second, and its sum (the primes up to 10^13)
-our $Job = '10000000000000';
-our $JobSum = '1699246443377779418889494';
+# about a second, and its sum (the primes up to 10^14)
+our $Job = '100000000000000';
+our $JobSum = '157589260710736940541561021';
 
 # several seconds
-our $LongJob = '100000000000000';
+our $LongJob = '300000000000000';
 
 our $Redis = $ENV{TEST_NGINX_REDIS_PORT};
 
@@ -284,7 +284,7 @@ Preference-Applied: wait=30
 === TEST 11: Prefer: respond-async, wait=1: a longer job is answered 202 when the second is up
 --- request
 POST /sumPrime
-{"a":1,"b":100000000000000}
+{"a":1,"b":300000000000000}
 --- more_headers
 Prefer: respond-async, wait=1
 --- error_code: 202

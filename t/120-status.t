@@ -19,7 +19,7 @@ master_on();
 workers(2);
 
 # several seconds
-our $LongJob = '100000000000000';
+our $LongJob = '300000000000000';
 
 our $Python = '/usr/bin/python3';
 

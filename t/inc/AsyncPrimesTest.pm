@@ -12,7 +12,7 @@
 # It also exports helpers for "--- init" sections and for the test files:
 #
 #   ap_http($method, $url, $body, \%headers)  -> {status, reason, headers, content}
-#   ap_post_job($port, $a, $b)               -> requestId (dies unless 202)
+#   ap_post_job($port, $a, $b [, $path])     -> requestId (dies unless 202)
 #   ap_post_settles($port, $status, $timeout_s) -> the answer with $status
 #   ap_poll_until($port, $id, $status, $timeout_s[, $location]) -> the body
 #   ap_redis($port, [\%opts,] @args)         -> the reply (dies on an error reply)
@@ -243,8 +243,9 @@ sub ap_http {
 }
 
 sub ap_post_job {
-    my ($port, $a, $b) = @_;
-    my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+    my ($port, $a, $b, $path) = @_;
+    $path //= '/sumPrime';
+    my $r = ap_http('POST', "http://127.0.0.1:$port$path",
                     qq({"a":$a,"b":$b}),
                     { 'Content-Type' => 'application/json' });
     if ($r->{status} != 202) {

@@ -29,6 +29,11 @@
  * S(10^12) = 18435588552550705911377 and S(10^13) =
  * 1699246443377779418889494 are too slow for here; they were checked by
  * hand against a plain Lucy_Hedgehog implementation.
+ *
+ * A plan shared by threads must give S(hi) - S(lo) whatever the number of
+ * threads and whether they run together or one after the other: each
+ * thread's units are computed with the sums below them unknown, and the
+ * last thread puts them together.
  */
 
 
@@ -55,6 +60,11 @@ static void test_windows(void);
 static void test_ctx(void);
 static void *worker(void *data);
 static void test_stop(void);
+static void test_plan(void);
+static u128 shared(uint64_t hi, uint64_t lo, unsigned n, int together,
+    int *rc);
+static void *share(void *data);
+static void test_plan_stop(void);
 static void test_cost(void);
 
 
@@ -72,6 +82,8 @@ main(void)
     test_windows();
     test_ctx();
     test_stop();
+    test_plan();
+    test_plan_stop();
     test_cost();
 
     return tap_done();
@@ -523,6 +535,190 @@ worker(void *data)
     __atomic_store_n(&w->finished, 1, __ATOMIC_RELEASE);
 
     return NULL;
+}
+
+
+typedef struct {
+    ngx_async_primes_prefix_plan_t  *plan;
+    ngx_async_primes_sum_ctx_t       ctx;
+    u128                             sum;
+    int                              rc;
+} share_t;
+
+
+static void *
+share(void *data)
+{
+    share_t  *t;
+
+    t = data;
+    t->rc = ngx_async_primes_prefix_run(t->plan, &t->sum, &t->ctx);
+
+    return NULL;
+}
+
+
+/* S(hi) - S(lo) by a plan for n threads, run together or in turn */
+
+static u128
+shared(uint64_t hi, uint64_t lo, unsigned n, int together, int *rc)
+{
+    u128                             sum;
+    unsigned                         i, started;
+    share_t                          t[4];
+    pthread_t                        tid[4];
+    ngx_async_primes_prefix_plan_t  *plan;
+
+    *rc = NGX_ASYNC_PRIMES_SUM_NOMEM;
+
+    plan = ngx_async_primes_prefix_plan(hi, lo, n);
+    if (plan == NULL) {
+        return 0;
+    }
+
+    memset(t, 0, sizeof(t));
+    started = 0;
+
+    for (i = 0; i < n; i++) {
+        t[i].plan = plan;
+
+        if (together && pthread_create(&tid[i], NULL, share, &t[i]) == 0) {
+            started |= 1u << i;
+
+        } else {
+            share(&t[i]);
+        }
+    }
+
+    sum = 0;
+    *rc = NGX_ASYNC_PRIMES_SUM_OK;
+
+    for (i = 0; i < n; i++) {
+        if (started & (1u << i)) {
+            pthread_join(tid[i], NULL);
+        }
+
+        sum += t[i].sum;
+
+        if (t[i].rc != NGX_ASYNC_PRIMES_SUM_OK) {
+            *rc = t[i].rc;
+        }
+    }
+
+    ngx_async_primes_prefix_plan_free(plan);
+
+    return sum;
+}
+
+
+static void
+test_plan(void)
+{
+    int       rc, bad, runs;
+    u128      got, want;
+    size_t    i;
+    unsigned  n;
+    uint64_t  hi, lo;
+    char      b1[NGX_ASYNC_PRIMES_UINT128_LEN + 1];
+    char      b2[NGX_ASYNC_PRIMES_UINT128_LEN + 1];
+
+    static const uint64_t  xs[] = {
+        65536, 1000000, 123456789, 10000000000ULL, 99999999977ULL,
+        1000000000000ULL
+    };
+
+    bad = 0;
+    runs = 0;
+
+    for (i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+        want = prefix(xs[i]);
+
+        for (n = 1; n <= 4; n++) {
+            got = shared(xs[i], 0, n, n % 2 == 0, &rc);
+            runs++;
+
+            if ((rc != NGX_ASYNC_PRIMES_SUM_OK || got != want) && bad++ < 3) {
+                tap_diag("S(%llu) by %u threads: %s (rc %d), expected %s",
+                         (unsigned long long) xs[i], n, dec(got, b1), rc,
+                         dec(want, b2));
+            }
+        }
+    }
+
+    tap_ok(bad == 0, "S(x) by a plan for 1 to 4 threads, together or in "
+           "turn, is S(x) (%d runs, %d wrong)", runs, bad);
+
+    /* ranges: S(hi) - S(lo) in one plan, lo below and above the switch */
+
+    bad = 0;
+
+    for (i = 0; i < 40; i++) {
+        hi = 2 + rnd() % 20000000000ULL;
+        lo = (i % 4 == 0) ? rnd() % 70000 : rnd() % hi;
+
+        want = prefix(hi) - prefix(lo);
+        got = shared(hi, lo, 1 + i % 3, i % 2, &rc);
+
+        if ((rc != NGX_ASYNC_PRIMES_SUM_OK || got != want) && bad++ < 3) {
+            tap_diag("S(%llu) - S(%llu): %s (rc %d), expected %s",
+                     (unsigned long long) hi, (unsigned long long) lo,
+                     dec(got, b1), rc, dec(want, b2));
+        }
+    }
+
+    tap_ok(bad == 0, "S(hi) - S(lo) by one plan for 40 random ranges up to "
+           "2 * 10^10 (%d wrong)", bad);
+}
+
+
+/*
+ * A thread of a plan stopped: every thread ends with the stop, none with a
+ * result, and the plan is freed.
+ */
+
+static void
+test_plan_stop(void)
+{
+    int                              ok;
+    unsigned                         i;
+    share_t                          t[2];
+    pthread_t                        tid[2];
+    ngx_async_primes_prefix_plan_t  *plan;
+
+    plan = ngx_async_primes_prefix_plan(1000000000000000ULL, 0, 2);
+    if (plan == NULL) {
+        tap_ok(0, "no memory for a plan");
+        return;
+    }
+
+    memset(t, 0, sizeof(t));
+
+    for (i = 0; i < 2; i++) {
+        t[i].plan = plan;
+
+        if (pthread_create(&tid[i], NULL, share, &t[i]) != 0) {
+            tap_ok(0, "cannot start a thread");
+            return;
+        }
+    }
+
+    nanosleep(&(struct timespec) { 0, 200000000 }, NULL);
+
+    /* as the server stops a job: one flag after the other */
+    __atomic_store_n(&t[1].ctx.stop, 1, __ATOMIC_RELAXED);
+
+    for (i = 0; i < 2; i++) {
+        pthread_join(tid[i], NULL);
+    }
+
+    ngx_async_primes_prefix_plan_free(plan);
+
+    ok = t[0].rc == NGX_ASYNC_PRIMES_SUM_STOPPED
+         && t[1].rc == NGX_ASYNC_PRIMES_SUM_STOPPED
+         && t[0].sum == 0 && t[1].sum == 0;
+
+    tap_ok(ok, "one thread of a plan for S(10^15) stopped: both end "
+           "stopped, without a sum (rc %d and %d)", t[0].rc, t[1].rc);
 }
 
 
