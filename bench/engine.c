@@ -249,14 +249,16 @@ static const bench_case_t  bench_big_smoke[] = {
 };
 
 /*
- * The engine splits only a window it sieves, and only when each part's
- * work outweighs finding its sieving primes again: [1, 10^10] goes to the
- * prefix method, and so may [10^12, 10^12 + 4*10^9].  The last case is as
- * wide a window higher up, where sieving is the only way.
+ * The engine splits a window it sieves when each part's work outweighs
+ * finding its sieving primes again, and shares a prefix sum when each
+ * thread's share is worth 10 ms: [1, 10^12] and [10^12, 10^12 + 4*10^9]
+ * go to the prefix method, shared.  The last case is as wide a window
+ * higher up, where sieving is the only way: split.
  */
 
 static const bench_case_t  bench_threads_full[] = {
-    { "[1, 10^10]", BENCH_OURS_SPLIT, 1, E10, "2220822432581729238", 1.6 },
+    { "[1, 10^12]", BENCH_OURS_SPLIT, 1, E12, "18435588552550705911377",
+      1.6 },
     { "[10^12, 10^12 + 4*10^9]", BENCH_OURS_SPLIT, E12, E12 + 4 * E9, NULL,
       1.6 },
     { "[10^15, 10^15 + 4*10^9]", BENCH_OURS_SPLIT, 1000 * E12,
@@ -264,7 +266,7 @@ static const bench_case_t  bench_threads_full[] = {
 };
 
 static const bench_case_t  bench_threads_smoke[] = {
-    { "[1, 10^8]", BENCH_OURS_SPLIT, 1, E8, "279209790387276", 1.6 },
+    { "[1, 10^10]", BENCH_OURS_SPLIT, 1, E10, "2220822432581729238", 1.6 },
     { "[10^12, 10^12 + 4*10^7]", BENCH_OURS_SPLIT, E12, E12 + 4 * E7, NULL,
       1.6 },
     { "[10^15, 10^15 + 4*10^8]", BENCH_OURS_SPLIT, 1000 * E12,

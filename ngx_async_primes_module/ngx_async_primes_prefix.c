@@ -92,17 +92,13 @@
 #define NGX_ASYNC_PRIMES_PREFIX_SEG_MIN  256
 
 /*
- * The survivors' sums are kept by blocks of 64 odd numbers (8 words of
+ * The survivors' sums are kept by blocks of 64 odd numbers (a word of
  * flags) and by groups of 16 blocks.
  */
 #define NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT  6
 #define NGX_ASYNC_PRIMES_PREFIX_BLOCK        64
 #define NGX_ASYNC_PRIMES_PREFIX_GROUP_SHIFT  10
 #define NGX_ASYNC_PRIMES_PREFIX_GROUP        1024
-
-/* byte k of a word of 0/1 flags weighed by 1, and by k */
-#define NGX_ASYNC_PRIMES_PREFIX_ONES         0x0101010101010101ULL
-#define NGX_ASYNC_PRIMES_PREFIX_RANKS        0x0001020304050607ULL
 
 /* units of work a thread, where threads share an S(x): see _term() */
 #define NGX_ASYNC_PRIMES_PREFIX_CHUNKS   8
@@ -122,6 +118,13 @@
     __attribute__((target_clones("popcnt", "default")))
 #else
 #define ngx_async_primes_prefix_hot
+#endif
+
+/* inlined into the copies above, so that they count with POPCNT too */
+#if (defined __GNUC__)
+#define ngx_async_primes_prefix_inline  inline __attribute__((always_inline))
+#else
+#define ngx_async_primes_prefix_inline  inline
 #endif
 
 
@@ -207,8 +210,8 @@ typedef struct {
 
     /* the segmented sieve */
     size_t                    seg_odd;
-    unsigned char            *flags;
-    unsigned char            *pattern;
+    uint64_t                 *flags;
+    uint64_t                 *pattern;
     unsigned char            *p2buf;
     uint64_t                 *sums;
     uint64_t                 *block;
@@ -348,8 +351,10 @@ static uint64_t ngx_async_primes_prefix_below(ngx_async_primes_prefix_t *s,
     size_t k);
 static uint64_t ngx_async_primes_prefix_upto(ngx_async_primes_prefix_t *s,
     size_t k);
-static inline uint64_t ngx_async_primes_prefix_range(
-    ngx_async_primes_prefix_t *s, size_t from, size_t to);
+static uint64_t ngx_async_primes_prefix_range(ngx_async_primes_prefix_t *s,
+    size_t from, size_t to);
+static uint64_t ngx_async_primes_prefix_word(ngx_async_primes_prefix_t *s,
+    size_t i, uint64_t w);
 static uint64_t ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t high);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_sieve_leaves(
@@ -1171,7 +1176,8 @@ ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s, uint64_t x)
     s->seg_odd = k;
 
     /* the pattern of the odd numbers prime to 3..13, long enough to copy */
-    s->pattern = malloc(NGX_ASYNC_PRIMES_PREFIX_PP / 2 + k);
+    s->pattern = calloc((NGX_ASYNC_PRIMES_PREFIX_PP / 2 + k) / 64 + 3,
+                        sizeof(uint64_t));
     s->xp = malloc((s->a + 1) * sizeof(uint64_t));
 
     if (s->pattern == NULL || s->xp == NULL) {
@@ -1190,7 +1196,9 @@ ngx_async_primes_prefix_init(ngx_async_primes_prefix_t *s, uint64_t x)
 
     for (k = 0; k < NGX_ASYNC_PRIMES_PREFIX_PP / 2 + s->seg_odd; k++) {
         n = (2 * k + 1) % NGX_ASYNC_PRIMES_PREFIX_PP;
-        s->pattern[k] = (n % 3 && n % 5 && n % 7 && n % 11 && n % 13);
+        if (n % 3 && n % 5 && n % 7 && n % 11 && n % 13) {
+            s->pattern[k >> 6] |= (uint64_t) 1 << (k & 63);
+        }
     }
 
     return NGX_ASYNC_PRIMES_SUM_OK;
@@ -1235,8 +1243,8 @@ ngx_async_primes_prefix_work(ngx_async_primes_prefix_t *s)
 
     k = s->seg_odd;
 
-    /* whole words: the tail past a short last segment reads as zeros */
-    s->flags = malloc(k + 8);
+    /* a bit for each odd number */
+    s->flags = malloc((k / 64 + 1) * sizeof(uint64_t));
     s->p2buf = malloc(k + 2);
     s->sums = malloc(((k >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT) + 1)
                      * sizeof(uint64_t));
@@ -1315,7 +1323,7 @@ ngx_async_primes_prefix_div_init(ngx_async_primes_prefix_div_t *d,
 }
 
 
-static inline uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_divide(uint64_t n,
     const ngx_async_primes_prefix_div_t *d)
 {
@@ -1329,7 +1337,7 @@ ngx_async_primes_prefix_divide(uint64_t n,
 
 /* how many n of the list are at most m */
 
-static size_t
+static ngx_async_primes_prefix_inline size_t
 ngx_async_primes_prefix_sq_count(const ngx_async_primes_prefix_t *s,
     uint64_t m)
 {
@@ -1353,7 +1361,7 @@ ngx_async_primes_prefix_sq_count(const ngx_async_primes_prefix_t *s,
 }
 
 
-static inline uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_pi(const ngx_async_primes_prefix_t *s, uint64_t v)
 {
     unsigned                             odd;
@@ -1594,7 +1602,7 @@ ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s, uint32_t from,
  * start from it.
  */
 
-static int
+static ngx_async_primes_prefix_inline int
 ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s, uint32_t b,
     uint64_t low, uint64_t high, uint64_t *mlo, uint64_t *mhi)
 {
@@ -1746,14 +1754,20 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
         /* the numbers prime to 2..13, and the sums of their blocks */
 
         off = (low % NGX_ASYNC_PRIMES_PREFIX_PP) / 2;
-        memcpy(s->flags, s->pattern + off, n);
+        blocks = (n + 63) / 64;
 
-        blocks = (n + NGX_ASYNC_PRIMES_PREFIX_BLOCK - 1)
-                 >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT;
+        for (i = 0; i < blocks; i++) {
+            k = (off >> 6) + i;
+            s->flags[i] = (off & 63)
+                          ? (s->pattern[k] >> (off & 63))
+                            | (s->pattern[k + 1] << (64 - (off & 63)))
+                          : s->pattern[k];
+        }
 
-        /* a short last segment: its last block and word read as zeros */
-        memset(s->flags + n, 0,
-               (blocks << NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT) - n + 8);
+        /* a short last segment: the bits past its end read as zeros */
+        if (n & 63) {
+            s->flags[blocks - 1] &= ((uint64_t) 1 << (n & 63)) - 1;
+        }
 
         total = 0;
 
@@ -1763,9 +1777,7 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
                 s->group[i >> 4] = 0;
             }
 
-            k = i << NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT;
-            sum = ngx_async_primes_prefix_range(s, k,
-                                          k + NGX_ASYNC_PRIMES_PREFIX_BLOCK);
+            sum = ngx_async_primes_prefix_word(s, i, s->flags[i]);
             s->block[i] = sum;
             s->group[i >> 4] += sum;
             total += sum;
@@ -1796,16 +1808,15 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
             if (s->primes[b] >= low) {
                 i = (s->primes[b] - low) / 2;
 
-                if (!s->flags[i]) {
-                    s->flags[i] = 1;
-                    s->block[i >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT]
-                        += s->primes[b];
+                if (!(s->flags[i >> 6] & ((uint64_t) 1 << (i & 63)))) {
+                    s->flags[i >> 6] |= (uint64_t) 1 << (i & 63);
+                    s->block[i >> 6] += s->primes[b];
                 }
             }
         }
 
-        if (low == 0 && n > 0 && s->flags[0]) {
-            s->flags[0] = 0;
+        if (low == 0 && n > 0 && (s->flags[0] & 1)) {
+            s->flags[0] &= ~(uint64_t) 1;
             s->block[0] -= 1;
         }
 
@@ -1864,14 +1875,13 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
  * returns the sum of those that were still on.
  */
 
-static uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s, uint32_t b,
     uint64_t high)
 {
-    size_t          i, end, p;
-    unsigned        w;
-    uint64_t        m, low, gone;
-    unsigned char  *flags;
+    size_t     i, end, p;
+    unsigned   w;
+    uint64_t   m, low, gone, *flags;
 
     p = s->primes[b];
     m = s->next[b];
@@ -1889,8 +1899,8 @@ ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s, uint32_t b,
     end = (high - low) / 2;
 
 #define ngx_async_primes_prefix_off(k)                                        \
-    if (flags[k]) {                                                           \
-        flags[k] = 0;                                                         \
+    if (flags[(k) >> 6] & ((uint64_t) 1 << ((k) & 63))) {                     \
+        flags[(k) >> 6] &= ~((uint64_t) 1 << ((k) & 63));                     \
         gone += low + 2 * (k) + 1;                                            \
         s->block[(k) >> NGX_ASYNC_PRIMES_PREFIX_BLOCK_SHIFT]                  \
             -= low + 2 * (k) + 1;                                             \
@@ -1939,7 +1949,7 @@ ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s, uint32_t b,
  * from where the last one stopped, by whole groups and blocks where it can.
  */
 
-static uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_below(ngx_async_primes_prefix_t *s, size_t k)
 {
     size_t    i, end;
@@ -1985,7 +1995,7 @@ ngx_async_primes_prefix_below(ngx_async_primes_prefix_t *s, size_t k)
 
 /* the same once the segment is sieved, from the blocks' running sums */
 
-static uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_upto(ngx_async_primes_prefix_t *s, size_t k)
 {
     size_t  i;
@@ -1998,41 +2008,68 @@ ngx_async_primes_prefix_upto(ngx_async_primes_prefix_t *s, size_t k)
 
 
 /*
- * The sum of the numbers still on at odd indexes from..to - 1, a word of
- * eight flags at a time: low + 2 i + 1 for each flag i on.
+ * The sum of the numbers still on at odd indexes from..to - 1: low + 2 i + 1
+ * for each bit i on, a word at a time.
  */
 
-static inline uint64_t
+static ngx_async_primes_prefix_inline uint64_t
 ngx_async_primes_prefix_range(ngx_async_primes_prefix_t *s, size_t from,
     size_t to)
 {
-    size_t    i;
-    uint64_t  w, cnt, idx, c;
+    size_t    i, last;
+    uint64_t  w, sum;
 
     if (from >= to) {
         return 0;
     }
 
-    cnt = 0;
-    idx = 0;
+    sum = 0;
+    last = (to - 1) >> 6;
 
-    for (i = from & ~(size_t) 7; i < to; i += 8) {
-        memcpy(&w, s->flags + i, 8);
+    for (i = from >> 6; i <= last; i++) {
+        w = s->flags[i];
 
-        if (i < from) {
-            w &= ~(uint64_t) 0 << 8 * (from - i);
+        if (i == from >> 6) {
+            w &= ~(uint64_t) 0 << (from & 63);
         }
 
-        if (to - i < 8) {
-            w &= ((uint64_t) 1 << 8 * (to - i)) - 1;
+        if (i == last && (to & 63)) {
+            w &= ((uint64_t) 1 << (to & 63)) - 1;
         }
 
-        c = (w * NGX_ASYNC_PRIMES_PREFIX_ONES) >> 56;
-        cnt += c;
-        idx += c * i + ((w * NGX_ASYNC_PRIMES_PREFIX_RANKS) >> 56);
+        sum += ngx_async_primes_prefix_word(s, i, w);
     }
 
-    return cnt * (s->low + 1) + 2 * idx;
+    return sum;
+}
+
+
+/*
+ * The sum of the numbers of word i whose bits are on in w: the bits' count
+ * and the sum of their places, that from a count for each bit of a place.
+ */
+
+static ngx_async_primes_prefix_inline uint64_t
+ngx_async_primes_prefix_word(ngx_async_primes_prefix_t *s, size_t i,
+    uint64_t w)
+{
+    uint64_t  cnt, places;
+
+    cnt = __builtin_popcountll(w);
+
+    places = __builtin_popcountll(w & 0xaaaaaaaaaaaaaaaaULL)
+             + ((uint64_t) __builtin_popcountll(w & 0xccccccccccccccccULL)
+                << 1)
+             + ((uint64_t) __builtin_popcountll(w & 0xf0f0f0f0f0f0f0f0ULL)
+                << 2)
+             + ((uint64_t) __builtin_popcountll(w & 0xff00ff00ff00ff00ULL)
+                << 3)
+             + ((uint64_t) __builtin_popcountll(w & 0xffff0000ffff0000ULL)
+                << 4)
+             + ((uint64_t) __builtin_popcountll(w & 0xffffffff00000000ULL)
+                << 5);
+
+    return cnt * (s->low + 128 * i + 1) + 2 * places;
 }
 
 
@@ -2042,7 +2079,7 @@ ngx_async_primes_prefix_range(ngx_async_primes_prefix_t *s, size_t from,
  * that v increases.
  */
 
-static ngx_async_primes_u128_t
+static ngx_async_primes_prefix_inline ngx_async_primes_u128_t
 ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t *coef)
 {
@@ -2136,7 +2173,7 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
  * 1 + S(v) - S(p_(b-1)), v being at least y + 1 or p_b^2.
  */
 
-static ngx_async_primes_u128_t
+static ngx_async_primes_prefix_inline ngx_async_primes_u128_t
 ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t base,
     ngx_async_primes_u128_t *coef)
@@ -2232,7 +2269,7 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
  * x^(1/4) <= y.
  */
 
-static ngx_async_primes_u128_t
+static ngx_async_primes_prefix_inline ngx_async_primes_u128_t
 ngx_async_primes_prefix_p2(ngx_async_primes_prefix_t *s, uint64_t low,
     uint64_t high, ngx_async_primes_u128_t base, uint64_t *tsum,
     ngx_async_primes_u128_t *qsum)

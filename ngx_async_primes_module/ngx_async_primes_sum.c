@@ -131,6 +131,14 @@
 /* the least share of the parts' work that the whole would take alone */
 #define NGX_ASYNC_PRIMES_SUM_SPLIT_EFFICIENCY  0.6
 
+/*
+ * The least work, in microseconds, a thread's share of a prefix sum must
+ * be worth: the tables are built by one thread, and each thread prepares a
+ * segment of its own.  Measured (best of five): S(10^10) took 6 ms on one
+ * thread, 4 ms on two; S(10^11) 17 and 12 ms; S(10^12) 76 and 38 ms.
+ */
+#define NGX_ASYNC_PRIMES_SUM_SHARE_MIN    10000.0
+
 
 typedef unsigned __int128  ngx_async_primes_u128_t;
 
@@ -689,7 +697,7 @@ ngx_async_primes_sum_split(uint64_t a, uint64_t b, unsigned n, uint64_t *lo,
 
 /*
  * A thread more pays where the range is computed as S(b) - S(a - 1) and
- * each thread's share still costs NGX_ASYNC_PRIMES_SUM_PART_MIN.
+ * each thread's share still costs NGX_ASYNC_PRIMES_SUM_SHARE_MIN.
  */
 
 unsigned
@@ -712,7 +720,7 @@ ngx_async_primes_sum_shared(uint64_t a, uint64_t b, unsigned n)
                                             NGX_ASYNC_PRIMES_SUM_PREFIX);
 
     for (k = n; k > 1; k--) {
-        if ((double) cost / k >= NGX_ASYNC_PRIMES_SUM_PART_MIN) {
+        if ((double) cost / k >= NGX_ASYNC_PRIMES_SUM_SHARE_MIN) {
             return k;
         }
     }
