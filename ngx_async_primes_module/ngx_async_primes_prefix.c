@@ -61,8 +61,6 @@
  */
 
 
-/* below this, a plain sieve of Eratosthenes is faster and simpler */
-#define NGX_ASYNC_PRIMES_PREFIX_SMALL    65536
 
 /*
  * y = alpha * x^(1/3) balances the leaves read from the tables and the
@@ -378,6 +376,24 @@ ngx_async_primes_prefix_sum(uint64_t x, ngx_async_primes_uint128_t *sum,
     ngx_async_primes_prefix_plan_t  *plan;
 
     *sum = 0;
+
+    /* a tiny job needs no plan: no allocation but the sieve's */
+
+    if (x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+
+        if (ctx != NULL) {
+            __atomic_store_n(&ctx->done, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&ctx->total, 1, __ATOMIC_RELAXED);
+        }
+
+        rc = ngx_async_primes_prefix_small(x, sum);
+
+        if (rc == NGX_ASYNC_PRIMES_SUM_OK && ctx != NULL) {
+            __atomic_store_n(&ctx->done, 1, __ATOMIC_RELAXED);
+        }
+
+        return rc;
+    }
 
     plan = ngx_async_primes_prefix_plan(x, 0, 1);
     if (plan == NULL) {

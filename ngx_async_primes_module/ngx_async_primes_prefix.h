@@ -11,6 +11,10 @@
 #include "ngx_async_primes_sum.h"
 
 
+/* below this, S(x) is a plain sieve of Eratosthenes: faster and simpler */
+#define NGX_ASYNC_PRIMES_PREFIX_SMALL    65536
+
+
 /*
  * S(x), the sum of the primes p <= x, in sublinear time: wide ranges are
  * answered as S(b) - S(a - 1).  Same return codes and context as

@@ -1112,16 +1112,38 @@ ngx_async_primes_sum_prefix(uint64_t a, uint64_t b,
     ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx)
 {
     int                           rc;
+    ngx_async_primes_uint128_t    sa;
     ngx_async_primes_sum_plan_t  *plan;
 
-    plan = ngx_async_primes_prefix_plan(b, a - 1, 1);
-    if (plan == NULL) {
-        return NGX_ASYNC_PRIMES_SUM_NOMEM;
+    if (b < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
+
+        /* two plain sieves: no plan to allocate */
+
+        sa = 0;
+        rc = NGX_ASYNC_PRIMES_SUM_OK;
+
+        if (a > 2) {
+            rc = ngx_async_primes_prefix_sum(a - 1, &sa, NULL);
+        }
+
+        if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
+            rc = ngx_async_primes_prefix_sum(b, sum, ctx);
+        }
+
+        if (rc == NGX_ASYNC_PRIMES_SUM_OK) {
+            *sum -= sa;
+        }
+
+    } else {
+        plan = ngx_async_primes_prefix_plan(b, a - 1, 1);
+        if (plan == NULL) {
+            return NGX_ASYNC_PRIMES_SUM_NOMEM;
+        }
+
+        rc = ngx_async_primes_prefix_run(plan, sum, ctx);
+
+        ngx_async_primes_prefix_plan_free(plan);
     }
-
-    rc = ngx_async_primes_prefix_run(plan, sum, ctx);
-
-    ngx_async_primes_prefix_plan_free(plan);
 
     if (ctx != NULL) {
         __atomic_store_n(&ctx->total, b - a + 1, __ATOMIC_RELAXED);
