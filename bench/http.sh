@@ -653,9 +653,9 @@ main() {
         "$(rps "$GET_REF")" "$c" ">= 0.75" "$VERDICT"
 
     c=$(ratio "$POST_OURS" "$POST_REF")
-    judge "$c" ">=" 0.4 "$POST_ERR"
+    judge "$c" ">=" 0.45 "$POST_ERR"
     row '(b) POST /sumPrime {"a":1,"b":100} / POST /accepted' \
-        "$(rps "$POST_OURS")" "$(rps "$POST_REF")" "$c" ">= 0.4" "$VERDICT"
+        "$(rps "$POST_OURS")" "$(rps "$POST_REF")" "$c" ">= 0.45" "$VERDICT"
 
     c=$(ratio "$busy_p99" "$idle_p99")
     judge "$c" "<=" 1.2 $(( e_idle + e_busy ))
