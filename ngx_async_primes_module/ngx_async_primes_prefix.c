@@ -74,8 +74,9 @@
  * sqrt(x / y)), for each stretch 32.  For 10^15, y = 1.5e6: 12 MB peak
  * RSS measured.  y is capped at 2^24, which still has y^3 > x for every
  * 64-bit x: near 2^64 the peak measured was 120 MB with two threads, while
- * the tables were built; the stretches' results (42 MB at most) come after
- * the 64 MB of the build are freed.  Under 170 MB whatever x.
+ * the tables were built; after the 64 MB of the build are freed come the
+ * stretches' results (21 MB for two threads, at most 32 stretches: 84 MB)
+ * and 2 MB a thread.  Under 200 MB whatever x, with 16 threads.
  */
 #define NGX_ASYNC_PRIMES_PREFIX_ALPHA    15
 #define NGX_ASYNC_PRIMES_PREFIX_Y_MAX    (1 << 24)
@@ -100,6 +101,12 @@
 
 /* units of work a thread, where threads share an S(x): see _term() */
 #define NGX_ASYNC_PRIMES_PREFIX_CHUNKS   8
+
+/*
+ * The most stretches of a sieve: each keeps 32 bytes per sieving prime
+ * until the end, up to 2.6 MB near 2^64.
+ */
+#define NGX_ASYNC_PRIMES_PREFIX_STRETCHES  32
 
 /* the ordinary leaves check the stop flag once per this many numbers */
 #define NGX_ASYNC_PRIMES_PREFIX_CHECK    16384
@@ -645,6 +652,10 @@ ngx_async_primes_prefix_term(ngx_async_primes_prefix_term_t *term,
     segments = (s->z + 1 + seg - 1) / seg;
 
     n = (nparts > 1) ? NGX_ASYNC_PRIMES_PREFIX_CHUNKS * nparts : 1;
+
+    if (n > NGX_ASYNC_PRIMES_PREFIX_STRETCHES) {
+        n = NGX_ASYNC_PRIMES_PREFIX_STRETCHES;
+    }
 
     if (n > segments) {
         n = segments;
