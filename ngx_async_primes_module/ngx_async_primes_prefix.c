@@ -137,22 +137,11 @@ typedef ngx_async_primes_uint128_t  ngx_async_primes_u128_t;
 
 
 /*
- * The wheel of the numbers prime to 30: the gaps between them (1, 7, 11,
- * 13, 17, 19, 23, 29, 31), and for k modulo 30 the distance to the next
- * one and its place.
+ * The gaps between the numbers prime to 30 (1, 7, 11, 13, 17, 19, 23, 29,
+ * 31); their places are ngx_async_primes_index30[].
  */
 static const uint8_t  ngx_async_primes_prefix_wheel_gap[8] = {
     6, 4, 2, 4, 2, 4, 6, 2
-};
-
-static const uint8_t  ngx_async_primes_prefix_to_wheel[30] = {
-    1, 0, 5, 4, 3, 2, 1, 0, 3, 2, 1, 0, 1, 0, 3, 2, 1, 0, 1, 0, 3, 2, 1, 0,
-    5, 4, 3, 2, 1, 0
-};
-
-static const uint8_t  ngx_async_primes_prefix_wheel_index[30] = {
-    0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 3, 0, 0, 0, 4, 0, 5, 0, 0, 0, 6,
-    0, 0, 0, 0, 0, 7
 };
 
 
@@ -362,12 +351,11 @@ static uint64_t ngx_async_primes_prefix_word(ngx_async_primes_prefix_t *s,
     size_t i, uint64_t w);
 static uint64_t ngx_async_primes_prefix_cross(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t high);
-static ngx_async_primes_u128_t ngx_async_primes_prefix_sieve_leaves(
+static ngx_async_primes_u128_t ngx_async_primes_prefix_leaves(
     ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high,
-    ngx_async_primes_u128_t *coef);
-static ngx_async_primes_u128_t ngx_async_primes_prefix_final_leaves(
-    ngx_async_primes_prefix_t *s, uint32_t b, uint64_t low, uint64_t high,
-    ngx_async_primes_u128_t base, ngx_async_primes_u128_t *coef);
+    int final, ngx_async_primes_u128_t c, ngx_async_primes_u128_t *coef);
+static uint64_t ngx_async_primes_prefix_read(ngx_async_primes_prefix_t *s,
+    int final, uint64_t low, uint64_t v);
 static ngx_async_primes_u128_t ngx_async_primes_prefix_p2(
     ngx_async_primes_prefix_t *s, uint64_t low, uint64_t high,
     ngx_async_primes_u128_t base, uint64_t *tsum,
@@ -1712,11 +1700,11 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
     for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= c->bstart; b++) {
         p = s->primes[b];
         k = (c->lo + p - 1) / p;
-        k += ngx_async_primes_prefix_to_wheel[k % 30];
+        k += ngx_async_primes_next30[k % 30];
 
         s->acc[b] = 0;
         s->next[b] = k * p;
-        s->wheel[b] = ngx_async_primes_prefix_wheel_index[k % 30];
+        s->wheel[b] = ngx_async_primes_index30[k % 30];
     }
 
     bprev = c->bstart;
@@ -1768,10 +1756,10 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
             /* the first multiple from low on, p_b itself included */
 
             k = (low <= p) ? 1 : (low + p - 1) / p;
-            k += ngx_async_primes_prefix_to_wheel[k % 30];
+            k += ngx_async_primes_next30[k % 30];
 
             s->next[b] = k * p;
-            s->wheel[b] = ngx_async_primes_prefix_wheel_index[k % 30];
+            s->wheel[b] = ngx_async_primes_index30[k % 30];
         }
 
         if (bmax > bprev) {
@@ -1814,8 +1802,8 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
         for (b = NGX_ASYNC_PRIMES_PREFIX_C + 1; b <= bmax; b++) {
 
-            sum2 += ngx_async_primes_prefix_sieve_leaves(s, b, low, high,
-                                                         &coef);
+            sum2 += ngx_async_primes_prefix_leaves(s, b, low, high, 0,
+                                                   s->acc[b], &coef);
             c->coef[b] += coef;
 
             s->acc[b] += total;
@@ -1868,8 +1856,9 @@ ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
 
         for (b = bmax + 1; b <= bleaf; b++) {
             if (b > NGX_ASYNC_PRIMES_PREFIX_C) {
-                sum2 += ngx_async_primes_prefix_final_leaves(s, b, low, high,
-                                                             base, &coef);
+                sum2 += ngx_async_primes_prefix_leaves(s, b, low, high, 1,
+                                                   1 + base - s->ps[b - 1],
+                                                   &coef);
                 coef_s2 += coef;
             }
         }
@@ -2103,12 +2092,17 @@ ngx_async_primes_prefix_word(ngx_async_primes_prefix_t *s, size_t i,
 /*
  * The leaves of p_b with v = x / (m p_b) in [max(low, y + 1 or p_b^2),
  * high): m in the leaf range, m p_b > y, lpf(m) > p_b; by decreasing m, so
- * that v increases.
+ * that v increases.  phi(v, b - 1) is c plus the survivors of the segment
+ * up to v, read as the sieve goes (c = acc[b]) or, once p_b^2 exceeds the
+ * segment and only primes are left ("final", c = 1 + S(low - 1) -
+ * S(p_(b-1))), from the sums of the sieved segment.  *coef is c's factor
+ * in the result.
  */
 
 static ngx_async_primes_prefix_inline ngx_async_primes_u128_t
-ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
-    uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t *coef)
+ngx_async_primes_prefix_leaves(ngx_async_primes_prefix_t *s, uint32_t b,
+    uint64_t low, uint64_t high, int final, ngx_async_primes_u128_t c,
+    ngx_async_primes_u128_t *coef)
 {
     size_t                   i;
     int32_t                  l;
@@ -2130,6 +2124,8 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
 
     if (p * p > s->y) {
 
+        /* m is a prime q > p: mu(q) = -1 */
+
         if (mlo < p) {
             mlo = p;
         }
@@ -2146,106 +2142,11 @@ ngx_async_primes_prefix_sieve_leaves(ngx_async_primes_prefix_t *s,
         for (j = jhi; j > jlo; j--) {
             m = s->primes[j];
             v = ngx_async_primes_prefix_divide(xp, &s->div[j]);
-
-            /* the odd numbers of [low, v]: (v - low + 1) / 2 of them */
-            sum = ngx_async_primes_prefix_below(s, (v - low + 1) / 2);
+            sum = ngx_async_primes_prefix_read(s, final, low, v);
 
             tq += (ngx_async_primes_u128_t) m * sum;
         }
 
-        /* the factor of acc[b] */
-        *coef = p * (ngx_async_primes_u128_t) (s->ps[jhi] - s->ps[jlo]);
-
-        t = s->acc[b] * (s->ps[jhi] - s->ps[jlo]) + tq;
-
-        /* mu(q) = -1 */
-        return p * t;
-    }
-
-    t = 0;
-    mm = 0;
-
-    for (i = ngx_async_primes_prefix_sq_count(s, mhi); i > 0; i--) {
-        m = s->sq[i - 1].m;
-
-        if (m <= mlo) {
-            break;
-        }
-
-        l = s->sq[i - 1].lm;
-
-        if (l <= (int32_t) p && l >= -(int32_t) p) {
-            continue;
-        }
-
-        v = xp / m;
-        sum = ngx_async_primes_prefix_below(s, (v - low + 1) / 2);
-
-        if (l > 0) {
-            t -= m * (s->acc[b] + sum);
-            mm -= m;
-
-        } else {
-            t += m * (s->acc[b] + sum);
-            mm += m;
-        }
-    }
-
-    *coef = p * mm;
-
-    return p * t;
-}
-/*
- * The same leaves once p_b^2 exceeds the segment: phi(v, b - 1) =
- * 1 + S(v) - S(p_(b-1)), v being at least y + 1 or p_b^2.
- */
-
-static ngx_async_primes_prefix_inline ngx_async_primes_u128_t
-ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
-    uint32_t b, uint64_t low, uint64_t high, ngx_async_primes_u128_t base,
-    ngx_async_primes_u128_t *coef)
-{
-    size_t                   i;
-    int32_t                  l;
-    uint32_t                 j, jlo, jhi;
-    uint64_t                 p, mlo, mhi, m, v, sum, xp;
-    ngx_async_primes_u128_t  t, tq, c, mm;
-
-    *coef = 0;
-
-    if (!ngx_async_primes_prefix_leaf_range(s, b, low, high, &mlo, &mhi)) {
-        return 0;
-    }
-
-    p = s->primes[b];
-    xp = s->xp[b];
-
-    c = 1 + base - s->ps[b - 1];
-
-    if (p * p > s->y) {
-
-        if (mlo < p) {
-            mlo = p;
-        }
-
-        if (mhi <= mlo) {
-            return 0;
-        }
-
-        jlo = ngx_async_primes_prefix_pi(s, mlo);
-        jhi = ngx_async_primes_prefix_pi(s, mhi);
-
-        tq = 0;
-
-        for (j = jlo + 1; j <= jhi; j++) {
-            m = s->primes[j];
-            v = ngx_async_primes_prefix_divide(xp, &s->div[j]);
-            sum = (v > low)
-                  ? ngx_async_primes_prefix_upto(s, (v - low + 1) / 2) : 0;
-            tq += (ngx_async_primes_u128_t) m * sum;
-        }
-
-        /* the factor of S(lo - 1), in c */
         *coef = p * (ngx_async_primes_u128_t) (s->ps[jhi] - s->ps[jlo]);
 
         t = c * (s->ps[jhi] - s->ps[jlo]) + tq;
@@ -2270,8 +2171,7 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
         }
 
         v = xp / m;
-        sum = (v > low)
-              ? ngx_async_primes_prefix_upto(s, (v - low + 1) / 2) : 0;
+        sum = ngx_async_primes_prefix_read(s, final, low, v);
 
         if (l > 0) {
             t -= m * (c + sum);
@@ -2286,6 +2186,24 @@ ngx_async_primes_prefix_final_leaves(ngx_async_primes_prefix_t *s,
     *coef = p * mm;
 
     return p * t;
+}
+
+
+/* the survivors of the segment up to v: the odd numbers of [low, v] */
+
+static ngx_async_primes_prefix_inline uint64_t
+ngx_async_primes_prefix_read(ngx_async_primes_prefix_t *s, int final,
+    uint64_t low, uint64_t v)
+{
+    if (v <= low) {
+        return 0;
+    }
+
+    if (final) {
+        return ngx_async_primes_prefix_upto(s, (v - low + 1) / 2);
+    }
+
+    return ngx_async_primes_prefix_below(s, (v - low + 1) / 2);
 }
 
 

@@ -295,14 +295,14 @@ static const uint8_t  ngx_async_primes_residues[8] = {
 
 
 /* the wheel index of each residue mod 30, 8 for those not prime to 30 */
-static const uint8_t  ngx_async_primes_index30[30] = {
+const uint8_t  ngx_async_primes_index30[30] = {
     8, 0, 8, 8, 8, 8, 8, 1, 8, 8, 8, 2, 8, 3, 8, 8, 8, 4, 8, 5, 8, 8, 8, 6,
     8, 8, 8, 8, 8, 7
 };
 
 
 /* what to add to k to reach the next number prime to 30 */
-static const uint8_t  ngx_async_primes_next30[30] = {
+const uint8_t  ngx_async_primes_next30[30] = {
     1, 0, 5, 4, 3, 2, 1, 0, 3, 2, 1, 0, 1, 0, 3, 2, 1, 0, 1, 0, 3, 2, 1, 0,
     5, 4, 3, 2, 1, 0
 };

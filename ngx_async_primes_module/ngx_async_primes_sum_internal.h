@@ -47,5 +47,13 @@ int ngx_async_primes_is_prime(uint64_t n);
 /* floor(sqrt(n)), exact for every 64-bit n; shared with the prefix sums */
 uint64_t ngx_async_primes_isqrt(uint64_t n);
 
+/*
+ * The wheel of the numbers prime to 30, shared with the prefix sums: for k
+ * modulo 30, the place of k among them (8 if k is not prime to 30) and
+ * what to add to k to reach the next one.
+ */
+extern const uint8_t  ngx_async_primes_index30[30];
+extern const uint8_t  ngx_async_primes_next30[30];
+
 
 #endif /* _NGX_ASYNC_PRIMES_SUM_INTERNAL_H_INCLUDED_ */
