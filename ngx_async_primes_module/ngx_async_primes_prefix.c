@@ -335,10 +335,11 @@ static ngx_async_primes_u128_t ngx_async_primes_prefix_phi6(
     ngx_async_primes_prefix_t *s, uint64_t v);
 static int ngx_async_primes_prefix_s1(ngx_async_primes_prefix_t *s,
     ngx_async_primes_u128_t *s1);
-static int ngx_async_primes_prefix_easy(ngx_async_primes_prefix_t *s,
-    uint32_t from, uint32_t to, ngx_async_primes_u128_t *s2);
-static int ngx_async_primes_prefix_sieve(ngx_async_primes_prefix_t *s,
-    ngx_async_primes_prefix_chunk_t *c);
+ngx_async_primes_prefix_hot static int ngx_async_primes_prefix_easy(
+    ngx_async_primes_prefix_t *s, uint32_t from, uint32_t to,
+    ngx_async_primes_u128_t *s2);
+ngx_async_primes_prefix_hot static int ngx_async_primes_prefix_sieve(
+    ngx_async_primes_prefix_t *s, ngx_async_primes_prefix_chunk_t *c);
 static int ngx_async_primes_prefix_leaf_range(ngx_async_primes_prefix_t *s,
     uint32_t b, uint64_t low, uint64_t high, uint64_t *mlo, uint64_t *mhi);
 static uint64_t ngx_async_primes_prefix_below(ngx_async_primes_prefix_t *s,
