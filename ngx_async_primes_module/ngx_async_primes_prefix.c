@@ -115,10 +115,11 @@
 /*
  * The tables count bits, which x86-64's baseline does in software; the
  * functions that count the most are compiled twice, the copy with POPCNT
- * chosen at load time where the processor has it (an ifunc).
+ * chosen at load time where the processor has it (an ifunc).  GCC only:
+ * with clang 14 the clone of the sieve got a null second argument.
  */
-#if (defined __x86_64__ && defined __GNUC__ && defined __linux__             \
-     && !defined NGX_ASYNC_PRIMES_NO_CLONES)
+#if (defined __x86_64__ && defined __GNUC__ && !defined __clang__             \
+     && defined __linux__ && !defined NGX_ASYNC_PRIMES_NO_CLONES)
 #define ngx_async_primes_prefix_hot                                          \
     __attribute__((target_clones("popcnt", "default")))
 #else
