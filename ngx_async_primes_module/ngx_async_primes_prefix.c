@@ -475,7 +475,7 @@ int
 ngx_async_primes_prefix_run(ngx_async_primes_prefix_plan_t *plan,
     ngx_async_primes_uint128_t *sum, ngx_async_primes_sum_ctx_t *ctx)
 {
-    int                        rc;
+    int                        rc, ok;
     unsigned                   t, u;
     ngx_async_primes_prefix_t  work[2];
 
@@ -526,10 +526,13 @@ ngx_async_primes_prefix_run(ngx_async_primes_prefix_plan_t *plan,
         ngx_async_primes_prefix_work_free(&work[t]);
     }
 
+    /* the first failure is the plan's */
+
     if (rc != NGX_ASYNC_PRIMES_SUM_OK) {
-        t = NGX_ASYNC_PRIMES_SUM_OK;
-        __atomic_compare_exchange_n(&plan->rc, (int *) &t, rc, 0,
-                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        ok = NGX_ASYNC_PRIMES_SUM_OK;
+        (void) __atomic_compare_exchange_n(&plan->rc, &ok, rc, 0,
+                                           __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED);
     }
 
     /* the last thread sees every other's results */
@@ -841,10 +844,10 @@ ngx_async_primes_prefix_combine(ngx_async_primes_prefix_term_t *term)
 {
     unsigned                          k;
     uint32_t                          b;
+    uint64_t                          tsum;
     ngx_async_primes_u128_t           s2, psum, qsum, slow, p2, *acc;
     ngx_async_primes_prefix_t        *s;
     ngx_async_primes_prefix_chunk_t  *c;
-    uint64_t                          tsum;
 
     if (term->x < NGX_ASYNC_PRIMES_PREFIX_SMALL) {
         return term->s1;
