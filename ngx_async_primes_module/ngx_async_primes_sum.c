@@ -710,14 +710,20 @@ ngx_async_primes_sum_shared(uint64_t a, uint64_t b, unsigned n)
         a = 1;
     }
 
-    if (n <= 1 || a > b
+    if (n <= 1 || a > b) {
+        return 1;
+    }
+
+    /* the prefix method's cost first: a small job needs no choice made */
+
+    cost = ngx_async_primes_sum_method_cost(a, b,
+                                            NGX_ASYNC_PRIMES_SUM_PREFIX);
+
+    if ((double) cost / 2 < NGX_ASYNC_PRIMES_SUM_SHARE_MIN
         || ngx_async_primes_sum_pick(a, b) != NGX_ASYNC_PRIMES_SUM_PREFIX)
     {
         return 1;
     }
-
-    cost = ngx_async_primes_sum_method_cost(a, b,
-                                            NGX_ASYNC_PRIMES_SUM_PREFIX);
 
     for (k = n; k > 1; k--) {
         if ((double) cost / k >= NGX_ASYNC_PRIMES_SUM_SHARE_MIN) {
