@@ -181,10 +181,14 @@ struct ngx_http_async_primes_redis_s {
 };
 
 
+typedef struct ngx_http_async_primes_part_s  ngx_http_async_primes_part_t;
+
+
 /*
  * A thread pool as a worker sees it: how many of its tasks are in the pool,
  * how many the pool took before it refused one (unset if none was
- * refused), and the jobs whose parts wait for room, in order.
+ * refused), the jobs whose parts wait for room, in order, and the last
+ * tiny part posted as a task, which later tiny parts may ride on.
  */
 typedef struct {
     ngx_thread_pool_t                  *thread_pool;
@@ -193,6 +197,8 @@ typedef struct {
     ngx_uint_t                          capacity;
     ngx_queue_t                         waiting;
     ngx_event_t                         retry;
+    ngx_http_async_primes_part_t       *carrier;
+    ngx_uint_t                          riders;
 } ngx_http_async_primes_pool_t;
 
 
@@ -288,9 +294,10 @@ typedef struct ngx_http_async_primes_job_s  ngx_http_async_primes_job_t;
 
 /*
  * A range of a job computed by one thread task, or, where the job's parts
- * share a plan, a thread's share of the whole.
+ * share a plan, a thread's share of the whole.  A tiny part may instead
+ * ride on the task of another (see ngx_http_async_primes_job_post_parts()).
  */
-typedef struct {
+struct ngx_http_async_primes_part_s {
     ngx_thread_task_t                   task;
     ngx_http_async_primes_job_t        *job;
     uint64_t                            lo;
@@ -305,7 +312,17 @@ typedef struct {
     /* long enough to compute at async_primes_compute_priority */
     ngx_int_t                           priority;
     unsigned                            lower:1;
-} ngx_http_async_primes_part_t;
+
+    /*
+     * Of a tiny part's task: the parts riding on it, newest first, pushed
+     * by the event loop until its thread takes them (atomic, ..._CLOSED
+     * then); the same in order, as its thread took them; the next rider.
+     */
+    unsigned                            tiny:1;
+    ngx_http_async_primes_part_t       *riders;
+    ngx_http_async_primes_part_t       *taken;
+    ngx_http_async_primes_part_t       *next;
+};
 
 
 /*

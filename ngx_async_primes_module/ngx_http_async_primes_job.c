@@ -31,6 +31,16 @@
 /* how long a tiny job may compute before its record in progress is stored */
 #define NGX_HTTP_ASYNC_PRIMES_EARLY_WAIT   2
 
+/*
+ * A part estimated below this many microseconds is tiny: it may ride on
+ * the task of another, at most NGX_HTTP_ASYNC_PRIMES_MAX_RIDERS on one.
+ */
+#define NGX_HTTP_ASYNC_PRIMES_TINY_WORK    100
+#define NGX_HTTP_ASYNC_PRIMES_MAX_RIDERS   16
+
+/* the riders of a task whose thread has taken them */
+#define NGX_HTTP_ASYNC_PRIMES_PART_CLOSED  ((ngx_http_async_primes_part_t *) -1)
+
 /* a job's progress reaches its record at least this often */
 #define NGX_HTTP_ASYNC_PRIMES_PROGRESS_EVERY  1000
 
@@ -74,8 +84,14 @@ static void ngx_http_async_primes_job_unwait(
 static void ngx_http_async_primes_pool_room(
     ngx_http_async_primes_pool_t *pool);
 static void ngx_http_async_primes_pool_retry(ngx_event_t *ev);
+static ngx_int_t ngx_http_async_primes_part_ride(
+    ngx_http_async_primes_pool_t *pool, ngx_http_async_primes_part_t *part);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
+static void ngx_http_async_primes_part_compute(
+    ngx_http_async_primes_part_t *part, ngx_log_t *log);
 static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
+static void ngx_http_async_primes_part_computed(
+    ngx_http_async_primes_part_t *part);
 static void ngx_http_async_primes_job_completed(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_stop(ngx_http_async_primes_job_t *job);
@@ -492,6 +508,7 @@ ngx_http_async_primes_job_create(ngx_http_async_primes_main_conf_t *amcf,
         part->hi = hi[i];
         part->plan = plan;
         part->lower = (cost >= NGX_HTTP_ASYNC_PRIMES_LOWER_WORK);
+        part->tiny = (nparts == 1 && cost < NGX_HTTP_ASYNC_PRIMES_TINY_WORK);
         part->priority = amcf->compute_priority;
 
         part->task.ctx = part;
@@ -980,6 +997,12 @@ ngx_http_async_primes_job_post(ngx_http_async_primes_job_t *job)
 /*
  * Posts at most n more parts; NGX_AGAIN once the pool has no room.
  *
+ * A tiny part costs its thread less than being handed to it and back: it
+ * rides on the task of the last tiny part posted, if that task's thread
+ * has not taken its riders yet, and costs no task and no slot in the
+ * pool's queue.  The submits of one busy moment thus share a wake-up of
+ * the thread and a completion event.
+ *
  * NGINX logs every task its queue refuses, at error.  So the worker learns
  * from a refusal how many of its tasks the pool holds (those queued and
  * running, and those done whose completion has not been handled yet), and
@@ -992,11 +1015,22 @@ static ngx_int_t
 ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
     ngx_uint_t n)
 {
+    ngx_http_async_primes_part_t  *part;
     ngx_http_async_primes_pool_t  *pool;
 
     pool = job->pool;
 
     for ( /* void */ ; n && job->posted < job->nparts; n--) {
+
+        part = &job->parts[job->posted];
+
+        if (part->tiny
+            && ngx_http_async_primes_part_ride(pool, part) == NGX_OK)
+        {
+            job->posted++;
+            ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TASKS);
+            continue;
+        }
 
         if (pool->capacity != NGX_CONF_UNSET_UINT
             && pool->tasks >= pool->capacity)
@@ -1004,10 +1038,7 @@ ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
             return NGX_AGAIN;
         }
 
-        if (ngx_thread_task_post(pool->thread_pool,
-                                 &job->parts[job->posted].task)
-            != NGX_OK)
-        {
+        if (ngx_thread_task_post(pool->thread_pool, &part->task) != NGX_OK) {
             if (pool->capacity == NGX_CONF_UNSET_UINT) {
                 ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                               "async_primes: thread pool \"%V\" is full "
@@ -1023,6 +1054,11 @@ ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
 
         job->posted++;
         pool->tasks++;
+
+        if (part->tiny) {
+            pool->carrier = part;
+            pool->riders = 0;
+        }
 
         ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TASKS);
     }
@@ -1117,11 +1153,91 @@ ngx_http_async_primes_pool_retry(ngx_event_t *ev)
 }
 
 
+/*
+ * Pushes a tiny part on the riders of the pool's carrier, unless its
+ * thread has taken them (it then carries no more) or it carries enough.
+ */
+
+static ngx_int_t
+ngx_http_async_primes_part_ride(ngx_http_async_primes_pool_t *pool,
+    ngx_http_async_primes_part_t *part)
+{
+    ngx_http_async_primes_part_t  *carrier, *head;
+
+    carrier = pool->carrier;
+
+    if (carrier == NULL
+        || pool->riders >= NGX_HTTP_ASYNC_PRIMES_MAX_RIDERS)
+    {
+        return NGX_DECLINED;
+    }
+
+    head = __atomic_load_n(&carrier->riders, __ATOMIC_RELAXED);
+
+    do {
+        if (head == NGX_HTTP_ASYNC_PRIMES_PART_CLOSED) {
+            pool->carrier = NULL;
+            return NGX_DECLINED;
+        }
+
+        part->next = head;
+
+    } while (!__atomic_compare_exchange_n(&carrier->riders, &head, part, 1,
+                                          __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+
+    pool->riders++;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "async_primes: job %*s rides on the task of another",
+                   (size_t) NGX_ASYNC_PRIMES_ID_LEN, part->job->id);
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 {
     ngx_http_async_primes_part_t  *part = data;
 
+    ngx_http_async_primes_part_t  *rider, *next, *taken;
+
+    ngx_http_async_primes_part_compute(part, log);
+
+    if (!part->tiny) {
+        return;
+    }
+
+    /* no part rides on this task after this: the event loop sees why */
+
+    rider = __atomic_exchange_n(&part->riders,
+                                NGX_HTTP_ASYNC_PRIMES_PART_CLOSED,
+                                __ATOMIC_ACQUIRE);
+
+    /* newest first: in the order they came */
+
+    taken = NULL;
+
+    while (rider != NULL) {
+        next = rider->next;
+        rider->next = taken;
+        taken = rider;
+        rider = next;
+    }
+
+    part->taken = taken;
+
+    for (rider = taken; rider != NULL; rider = rider->next) {
+        ngx_http_async_primes_part_compute(rider, log);
+    }
+}
+
+
+static void
+ngx_http_async_primes_part_compute(ngx_http_async_primes_part_t *part,
+    ngx_log_t *log)
+{
     ngx_uint_t  lowered;
 
     /*
@@ -1151,23 +1267,46 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 static void
 ngx_http_async_primes_job_computed(ngx_event_t *ev)
 {
-    ngx_http_async_primes_job_t   *job;
+    ngx_http_async_primes_part_t  *part = ev->data;
+
+    ngx_http_async_primes_part_t  *rider, *next;
     ngx_http_async_primes_pool_t  *pool;
-    ngx_http_async_primes_part_t  *part;
 
-    part = ev->data;
-    job = part->job;
-    pool = job->pool;
+    /* read first: each job below may be freed as it completes */
 
-    job->computed++;
+    pool = part->job->pool;
+    rider = part->taken;
+
+    if (pool->carrier == part) {
+        pool->carrier = NULL;
+    }
+
     pool->tasks--;
+
+    ngx_http_async_primes_part_computed(part);
+
+    while (rider != NULL) {
+        next = rider->next;
+        ngx_http_async_primes_part_computed(rider);
+        rider = next;
+    }
+
+    /* after the jobs' own parts: they may have ended them */
+    ngx_http_async_primes_pool_room(pool);
+}
+
+
+static void
+ngx_http_async_primes_part_computed(ngx_http_async_primes_part_t *part)
+{
+    ngx_http_async_primes_job_t  *job;
+
+    job = part->job;
+    job->computed++;
 
     ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_TASKS, -1);
 
     ngx_http_async_primes_job_completed(job);
-
-    /* after the job's own parts: they may have ended it */
-    ngx_http_async_primes_pool_room(pool);
 }
 
 

@@ -307,3 +307,53 @@ GET /sumPrime/placeholder
 --- response_body_like: "status":"FINISHED","payload":"\d+"
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: tiny jobs ride on the task of another while the thread is busy: no slot of the queue each, and all end
+A pool of one thread busy with a long job and a queue of one: the first
+tiny job takes the queue's slot, the next 16 ride on its task, the one
+after them finds the queue full.
+--- init
+package main;
+my ($dir, $port) = ap_start_instance(
+    name => 'second',
+    main => 'thread_pool solo threads=1 max_queue=1;',
+    location => 'async_primes_thread_pool solo;
+                 async_primes_max_number 18446744073709551615;');
+my (@ids, @status);
+my $err;
+eval {
+    my $long = ap_post_job($port, 1, $main::LongJob);
+    for my $k (1 .. 18) {
+        my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                        qq({"a":1,"b":${\ (100 + $k)}}),
+                        { 'Content-Type' => 'application/json' });
+        push @status, $r->{status};
+        push @ids, $r->{content} =~ /"requestId":"([^"]+)"/
+            if $r->{status} == 202;
+    }
+    die "the long job ended before the tiny ones were in\n"
+        if ap_http('GET', "http://127.0.0.1:$port/sumPrime/$long")->{content}
+           !~ /IN_PROGRESS/;
+    die "tiny jobs answered @status, not 17 202s and a 503\n"
+        unless "@status" eq join(' ', (202) x 17, 503);
+    # 1060 is the sum up to 100; 101, 103, 107, 109 and 113 are primes
+    my %want = (1 => 1161, 2 => 1161, 3 => 1264, 4 => 1264, 5 => 1264,
+                6 => 1264, 7 => 1371, 8 => 1371, 9 => 1480);
+    for my $k (1 .. 9) {
+        my $got = ap_poll_until($port, $ids[$k - 1], 'FINISHED', 120);
+        die "job [1, ${\ (100 + $k)}]: $got\n"
+            unless $got =~ /"payload":"$want{$k}"/;
+    }
+    ap_poll_until($port, $_, 'FINISHED', 10) for @ids[9 .. 16];
+    die "more than one queue overflow\n"
+        unless ap_log_count($dir, qr/thread pool "solo" queue overflow/) == 1;
+};
+$err = $@;
+eval { ap_stop_nginx($dir) };
+die $err if $err;
+$block->set_value("request", "GET /sumPrime/placeholder");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 404

@@ -246,3 +246,39 @@ eval {
 $err = $@;
 eval { ap_stop_nginx($dir) };
 die $err if $err;
+
+
+
+=== TEST 5: a fast stop with tiny jobs riding on a queued task: left to the thread with it, not freed
+--- init
+package main;
+my ($dir, $port) = ap_start_instance(
+    name => 'b',
+    main => 'thread_pool tiny threads=1 max_queue=1;',
+    location => 'async_primes_thread_pool tiny;');
+my ($worker) = ap_nginx_workers($dir);
+my $err;
+eval {
+    # one job computing, a tiny one queued and three riding on its task
+    ap_post_job($port, 1, $main::LongJob);
+    select(undef, undef, undef, 0.2);
+    ap_post_job($port, 1, 100 + $_) for 1 .. 4;
+
+    my $master = ap_nginx_master($dir);
+    kill 'TERM', $master;
+    ap_wait_gone($master, 5) or die "B did not exit within 5s of TERM\n";
+
+    die "B did not leave its 5 jobs to the threads\n"
+        unless ap_log_count($dir,
+                   qr/5 jobs left to the threads still holding their parts/);
+
+    my $alert = ap_sanitized() ? qr/\[alert\](?!.*exited on signal 9$)/
+                               : qr/\[alert\]/;
+    die "B logged an alert\n" if ap_log_count($dir, $alert);
+
+    my $asan = sanitizer_errors($worker);
+    die "AddressSanitizer in B's worker:\n$asan" if $asan;
+};
+$err = $@;
+eval { ap_stop_nginx($dir) };
+die $err if $err;
