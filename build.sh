@@ -181,6 +181,10 @@ export LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 exec "$NGINX_BINARY" "\$@"
 EOF
     chmod +x "$wrapper"
+
+    # workers started by root run as nobody: their reports must get in too
+    chmod 1777 "$BUILD"
+
     echo "$wrapper"
 }
 

@@ -188,7 +188,8 @@ typedef struct ngx_http_async_primes_part_s  ngx_http_async_primes_part_t;
  * A thread pool as a worker sees it: how many of its tasks are in the pool,
  * how many the pool took before it refused one (unset if none was
  * refused), the jobs whose parts wait for room, in order, and the last
- * tiny part posted as a task, which later tiny parts may ride on.
+ * tiny part made a task, which later tiny parts may ride on; its task is
+ * posted at the end of the event loop's cycle ("flush").
  */
 typedef struct {
     ngx_thread_pool_t                  *thread_pool;
@@ -199,6 +200,7 @@ typedef struct {
     ngx_event_t                         retry;
     ngx_http_async_primes_part_t       *carrier;
     ngx_uint_t                          riders;
+    ngx_event_t                         flush;
 } ngx_http_async_primes_pool_t;
 
 
@@ -504,6 +506,7 @@ ngx_uint_t ngx_http_async_primes_thread_lower(ngx_int_t priority,
     ngx_log_t *log);
 void ngx_http_async_primes_thread_restore(ngx_int_t priority,
     ngx_log_t *log);
+void ngx_http_async_primes_thread_report(ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_ASYNC_PRIMES_H_INCLUDED_ */

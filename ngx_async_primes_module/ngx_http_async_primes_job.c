@@ -84,6 +84,11 @@ static void ngx_http_async_primes_job_unwait(
 static void ngx_http_async_primes_pool_room(
     ngx_http_async_primes_pool_t *pool);
 static void ngx_http_async_primes_pool_retry(ngx_event_t *ev);
+static void ngx_http_async_primes_pool_full(
+    ngx_http_async_primes_pool_t *pool);
+static void ngx_http_async_primes_pool_flush(ngx_event_t *ev);
+static void ngx_http_async_primes_part_unpost(
+    ngx_http_async_primes_part_t *part);
 static ngx_int_t ngx_http_async_primes_part_ride(
     ngx_http_async_primes_pool_t *pool, ngx_http_async_primes_part_t *part);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
@@ -164,10 +169,19 @@ ngx_http_async_primes_pool_add(ngx_conf_t *cf, ngx_str_t *name)
     pool->capacity = NGX_CONF_UNSET_UINT;
     ngx_queue_init(&pool->waiting);
 
+    /*
+     * The new cycle's log: while the configuration is read, cycle->log is
+     * still the old cycle's, freed after a reload.
+     */
+
     pool->retry.handler = ngx_http_async_primes_pool_retry;
     pool->retry.data = pool;
-    pool->retry.log = cf->cycle->log;
+    pool->retry.log = &cf->cycle->new_log;
     pool->retry.cancelable = 1;
+
+    pool->flush.handler = ngx_http_async_primes_pool_flush;
+    pool->flush.data = pool;
+    pool->flush.log = &cf->cycle->new_log;
 
     return pool;
 }
@@ -193,6 +207,7 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
     size_t                              len;
     u_char                             *doc;
     ngx_int_t                           rc;
+    ngx_uint_t                          early;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_async_primes_ctx_t        *ctx;
     ngx_http_async_primes_job_t        *job;
@@ -273,13 +288,18 @@ ngx_http_async_primes_job_start(ngx_http_request_t *r, uint64_t a,
      * the pool does not give it back at once, the record in progress is
      * stored as for any job.
      */
-    if (job->nparts == 1
-        && !job->idem.len
-        && !job->reuse
-        && !job->parts[0].lower
-        && ngx_http_async_primes_job_post(job) == 1)
-    {
+    early = (job->nparts == 1
+             && !job->idem.len
+             && !job->reuse
+             && !job->parts[0].lower);
+
+    if (early) {
+        /* before posting: the part's task is posted at the cycle's end */
         job->state = NGX_HTTP_ASYNC_PRIMES_JOB_EARLY;
+        early = (ngx_http_async_primes_job_post(job) == 1);
+    }
+
+    if (early) {
         job->started = ngx_current_msec;
 
         job->refresh.handler = ngx_http_async_primes_job_early_timeout;
@@ -998,10 +1018,13 @@ ngx_http_async_primes_job_post(ngx_http_async_primes_job_t *job)
  * Posts at most n more parts; NGX_AGAIN once the pool has no room.
  *
  * A tiny part costs its thread less than being handed to it and back: it
- * rides on the task of the last tiny part posted, if that task's thread
- * has not taken its riders yet, and costs no task and no slot in the
- * pool's queue.  The submits of one busy moment thus share a wake-up of
- * the thread and a completion event.
+ * rides on the task of the last tiny part made a task, if that task's
+ * thread has not taken its riders yet, and costs no task and no slot in
+ * the pool's queue.  Such a task is posted at the end of the event loop's
+ * cycle, so that the tiny submits of the cycle ride on it: they share a
+ * wake-up of the thread and a completion event.  Only for a job not yet
+ * stored: refused there, it is stored and refused as any other, and a
+ * job whose 202 is on its way is never refused.
  *
  * NGINX logs every task its queue refuses, at error.  So the worker learns
  * from a refusal how many of its tasks the pool holds (those queued and
@@ -1032,33 +1055,42 @@ ngx_http_async_primes_job_post_parts(ngx_http_async_primes_job_t *job,
             continue;
         }
 
+        /* a carrier with all the riders it takes goes now */
+        if (part->tiny && pool->flush.posted
+            && job->state == NGX_HTTP_ASYNC_PRIMES_JOB_EARLY)
+        {
+            ngx_delete_posted_event(&pool->flush);
+            ngx_http_async_primes_pool_flush(&pool->flush);
+        }
+
         if (pool->capacity != NGX_CONF_UNSET_UINT
             && pool->tasks >= pool->capacity)
         {
             return NGX_AGAIN;
         }
 
+        if (part->tiny && job->state == NGX_HTTP_ASYNC_PRIMES_JOB_EARLY) {
+            part->riders = NULL;
+            part->taken = NULL;
+
+            pool->carrier = part;
+            pool->riders = 0;
+            ngx_post_event(&pool->flush, &ngx_posted_events);
+
+            job->posted++;
+            pool->tasks++;
+
+            ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TASKS);
+            continue;
+        }
+
         if (ngx_thread_task_post(pool->thread_pool, &part->task) != NGX_OK) {
-            if (pool->capacity == NGX_CONF_UNSET_UINT) {
-                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                              "async_primes: thread pool \"%V\" is full "
-                              "with %ui tasks of this worker: submits get "
-                              "503 and parts wait until a task ends",
-                              &pool->name, pool->tasks);
-            }
-
-            pool->capacity = pool->tasks;
-
+            ngx_http_async_primes_pool_full(pool);
             return NGX_AGAIN;
         }
 
         job->posted++;
         pool->tasks++;
-
-        if (part->tiny) {
-            pool->carrier = part;
-            pool->riders = 0;
-        }
 
         ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_TASKS);
     }
@@ -1153,9 +1185,87 @@ ngx_http_async_primes_pool_retry(ngx_event_t *ev)
 }
 
 
+/* the pool refused a task: it holds as many of this worker's as it can */
+
+static void
+ngx_http_async_primes_pool_full(ngx_http_async_primes_pool_t *pool)
+{
+    if (pool->capacity == NGX_CONF_UNSET_UINT) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "async_primes: thread pool \"%V\" is full with %ui "
+                      "tasks of this worker: submits get 503 and parts wait "
+                      "until a task ends", &pool->name, pool->tasks);
+    }
+
+    pool->capacity = pool->tasks;
+}
+
+
+/*
+ * The end of the cycle: the carrier's task goes to the pool.  Refused, the
+ * carrier and its riders, none of them stored yet, are not posted after
+ * all: each is stored when its wait for the pool ends, and refused then
+ * if the pool has no room still.
+ */
+
+static void
+ngx_http_async_primes_pool_flush(ngx_event_t *ev)
+{
+    ngx_http_async_primes_pool_t  *pool = ev->data;
+
+    ngx_http_async_primes_part_t  *carrier, *rider, *next;
+
+    carrier = pool->carrier;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "async_primes: a task of %ui tiny parts for pool \"%V\"",
+                   pool->riders + 1, &pool->name);
+
+    if (ngx_thread_task_post(pool->thread_pool, &carrier->task) == NGX_OK) {
+        return;
+    }
+
+    pool->tasks--;
+    pool->carrier = NULL;
+
+    ngx_http_async_primes_pool_full(pool);
+
+    /* no thread has seen the carrier: its riders are the event loop's */
+
+    rider = carrier->riders;
+
+    ngx_http_async_primes_part_unpost(carrier);
+
+    while (rider != NULL) {
+        next = rider->next;
+        ngx_http_async_primes_part_unpost(rider);
+        rider = next;
+    }
+}
+
+
+static void
+ngx_http_async_primes_part_unpost(ngx_http_async_primes_part_t *part)
+{
+    ngx_http_async_primes_job_t  *job;
+
+    job = part->job;
+    job->posted--;
+
+    ngx_http_async_primes_metrics_add_to(NGX_HTTP_ASYNC_PRIMES_TASKS, -1);
+
+    /* stopped in this cycle: nothing else holds it */
+    if (job->finished) {
+        ngx_http_async_primes_job_release(job);
+    }
+}
+
+
 /*
  * Pushes a tiny part on the riders of the pool's carrier, unless its
  * thread has taken them (it then carries no more) or it carries enough.
+ * A carrier not yet posted may still be refused: only a job not yet
+ * stored may ride on it.
  */
 
 static ngx_int_t
@@ -1167,7 +1277,9 @@ ngx_http_async_primes_part_ride(ngx_http_async_primes_pool_t *pool,
     carrier = pool->carrier;
 
     if (carrier == NULL
-        || pool->riders >= NGX_HTTP_ASYNC_PRIMES_MAX_RIDERS)
+        || pool->riders >= NGX_HTTP_ASYNC_PRIMES_MAX_RIDERS
+        || (pool->flush.posted
+            && part->job->state != NGX_HTTP_ASYNC_PRIMES_JOB_EARLY))
     {
         return NGX_DECLINED;
     }
@@ -1282,6 +1394,8 @@ ngx_http_async_primes_job_computed(ngx_event_t *ev)
     }
 
     pool->tasks--;
+
+    ngx_http_async_primes_thread_report(ngx_cycle->log);
 
     ngx_http_async_primes_part_computed(part);
 

@@ -277,8 +277,17 @@ static __thread ngx_uint_t  ngx_http_async_primes_thread_state;
 static __thread int  ngx_http_async_primes_thread_nice;
 
 /* a failure is logged once per worker, not by every thread */
+/*
+ * A pool thread that cannot change its priority does not log it: a thread
+ * left running at the worker's exit would write through a log already
+ * freed.  It records the error once (0 to 1), and the event loop logs it
+ * at the next completion (1 to 2).
+ */
 static ngx_atomic_t  ngx_http_async_primes_priority_failed;
 static ngx_atomic_t  ngx_http_async_primes_restore_failed;
+static ngx_err_t     ngx_http_async_primes_priority_err;
+static ngx_err_t     ngx_http_async_primes_restore_err;
+static ngx_int_t     ngx_http_async_primes_failed_priority;
 
 #endif
 
@@ -988,21 +997,10 @@ ngx_http_async_primes_thread_lower(ngx_int_t priority, ngx_log_t *log)
     /* a failure would fail again: not tried for every part */
     ngx_http_async_primes_thread_state = NGX_HTTP_ASYNC_PRIMES_THREAD_FAILED;
 
-    if (!ngx_atomic_cmp_set(&ngx_http_async_primes_priority_failed, 0, 1)) {
-        return 0;
-    }
-
-    /* the sums are still right, only the event loop may wait for them */
-
-    if (priority == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE) {
-        ngx_log_error(NGX_LOG_WARN, log, err,
-                      "async_primes: sched_setscheduler(SCHED_IDLE) failed, "
-                      "jobs compute at the priority of the event loop");
-
-    } else {
-        ngx_log_error(NGX_LOG_WARN, log, err,
-                      "async_primes: setpriority(%i) failed, jobs compute "
-                      "at the priority of the event loop", priority);
+    if (ngx_http_async_primes_priority_failed == 0) {
+        ngx_http_async_primes_priority_err = err;
+        ngx_http_async_primes_failed_priority = priority;
+        (void) ngx_atomic_cmp_set(&ngx_http_async_primes_priority_failed, 0, 1);
     }
 #endif
 
@@ -1039,16 +1037,51 @@ ngx_http_async_primes_thread_restore(ngx_int_t priority, ngx_log_t *log)
     /* lowered for good: the thread computes the next parts as it is */
     ngx_http_async_primes_thread_state = NGX_HTTP_ASYNC_PRIMES_THREAD_LOWERED;
 
-    if (!ngx_atomic_cmp_set(&ngx_http_async_primes_restore_failed, 0, 1)) {
-        return;
+    if (ngx_http_async_primes_restore_failed == 0) {
+        ngx_http_async_primes_restore_err = err;
+        (void) ngx_atomic_cmp_set(&ngx_http_async_primes_restore_failed, 0, 1);
+    }
+#endif
+}
+
+
+/* in the event loop: what the pool threads could not log themselves */
+
+void
+ngx_http_async_primes_thread_report(ngx_log_t *log)
+{
+    /* the sums are still right, only the event loop may wait for them */
+
+    if (ngx_http_async_primes_priority_failed == 1
+        && ngx_atomic_cmp_set(&ngx_http_async_primes_priority_failed, 1, 2))
+    {
+        if (ngx_http_async_primes_failed_priority
+            == NGX_HTTP_ASYNC_PRIMES_PRIORITY_IDLE)
+        {
+            ngx_log_error(NGX_LOG_WARN, log,
+                          ngx_http_async_primes_priority_err,
+                          "async_primes: sched_setscheduler(SCHED_IDLE) "
+                          "failed, jobs compute at the priority of the "
+                          "event loop");
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, log,
+                          ngx_http_async_primes_priority_err,
+                          "async_primes: setpriority(%i) failed, jobs "
+                          "compute at the priority of the event loop",
+                          ngx_http_async_primes_failed_priority);
+        }
     }
 
-    ngx_log_error(NGX_LOG_WARN, log, err,
-                  "async_primes: a pool thread could not take its priority "
-                  "back, and keeps the one of async_primes_compute_priority "
-                  "for the other tasks of its pool: give the module a "
-                  "thread pool of its own");
-#endif
+    if (ngx_http_async_primes_restore_failed == 1
+        && ngx_atomic_cmp_set(&ngx_http_async_primes_restore_failed, 1, 2))
+    {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_http_async_primes_restore_err,
+                      "async_primes: a pool thread could not take its "
+                      "priority back, and keeps the one of "
+                      "async_primes_compute_priority for the other tasks of "
+                      "its pool: give the module a thread pool of its own");
+    }
 }
 
 

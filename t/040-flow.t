@@ -357,3 +357,132 @@ $block->set_value("request", "GET /sumPrime/placeholder");
 --- request
 GET /sumPrime/placeholder
 --- error_code: 404
+
+
+
+=== TEST 13: a tiny job whose task the full queue refuses gets its 503, and the pool takes tiny jobs again once it has room
+The tiny job's task is posted at the end of the event loop's cycle and
+refused there: the job is stored as any other and refused then.
+--- init
+package main;
+my ($dir, $port) = ap_start_instance(
+    name => 'second',
+    main => 'thread_pool solo threads=1 max_queue=1;',
+    location => 'async_primes_thread_pool solo;
+                 async_primes_max_number 18446744073709551615;');
+my $err;
+eval {
+    my $long = ap_post_job($port, 1, 100000000000000);
+    my $queued = ap_post_job($port, 1000000000000, 1000100000000);
+    my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                    '{"a":1,"b":100}',
+                    { 'Content-Type' => 'application/json' });
+    die "the tiny job got $r->{status}, not 503: $r->{content}\n"
+        unless $r->{status} == 503
+               && $r->{content} =~ /too many jobs are queued/;
+    ap_poll_until($port, $long, 'FINISHED', 120);
+    ap_poll_until($port, $queued, 'FINISHED', 60);
+    my $tiny = ap_post_job($port, 1, 100);
+    my $got = ap_poll_until($port, $tiny, 'FINISHED', 10);
+    die "the tiny job after: $got\n" unless $got =~ /"payload":"1060"/;
+    die "not one queue overflow\n"
+        unless ap_log_count($dir, qr/thread pool "solo" queue overflow/) == 1;
+    # the refused task is not counted: the pool holds the long and the
+    # queued one
+    die "the pool's tasks miscounted\n"
+        unless ap_log_count($dir,
+                   qr/thread pool "solo" is full with 2 tasks of this worker/);
+    die "an alert\n" if ap_log_count($dir, qr/\[alert\]/);
+};
+$err = $@;
+eval { ap_stop_nginx($dir) };
+die $err if $err;
+$block->set_value("request", "GET /sumPrime/placeholder");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 404
+
+
+
+=== TEST 14: a tiny job with an Idempotency-Key is stored first: a full queue refuses it at once
+Its task is posted as it is made, not at the end of the cycle: the 503
+comes before any 202 could, and the key is free again.
+--- init
+package main;
+my ($dir, $port) = ap_start_instance(
+    name => 'second',
+    main => 'thread_pool solo threads=1 max_queue=1;',
+    location => 'async_primes_thread_pool solo;
+                 async_primes_max_number 18446744073709551615;');
+my $err;
+eval {
+    my $key = "t040-14-$$-" . time;
+    my $long = ap_post_job($port, 1, 100000000000000);
+    my $queued = ap_post_job($port, 1000000000000, 1000100000000);
+    my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                    '{"a":1,"b":100}',
+                    { 'Content-Type' => 'application/json',
+                      'Idempotency-Key' => $key });
+    die "the tiny job got $r->{status}, not 503: $r->{content}\n"
+        unless $r->{status} == 503
+               && $r->{content} =~ /too many jobs are queued/;
+    ap_poll_until($port, $long, 'FINISHED', 120);
+    ap_poll_until($port, $queued, 'FINISHED', 60);
+    $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
+                 '{"a":1,"b":100}',
+                 { 'Content-Type' => 'application/json',
+                   'Idempotency-Key' => $key });
+    die "the key again got $r->{status}, not 202\n" unless $r->{status} == 202;
+    my ($tiny) = $r->{content} =~ /"requestId":"([^"]+)"/;
+    my $got = ap_poll_until($port, $tiny, 'FINISHED', 10);
+    die "the tiny job: $got\n" unless $got =~ /"payload":"1060"/;
+    die "an alert\n" if ap_log_count($dir, qr/\[alert\]/);
+};
+$err = $@;
+eval { ap_stop_nginx($dir) };
+die $err if $err;
+$block->set_value("request", "GET /sumPrime/placeholder");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 404
+
+
+
+=== TEST 15: tiny submits that arrive together share one task
+Eight submits written at once on eight connections: those a worker reads
+in one cycle of its event loop ride on one task, posted at its end.
+--- init
+package main;
+use IO::Socket::INET ();
+my $port = $ENV{TEST_NGINX_SERVER_PORT};
+my $log = "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
+$log = "$FindBin::Bin/servroot/logs/error.log" unless -e $log;
+my $body = '{"a":1,"b":100}';
+my $req = "POST /sumPrime HTTP/1.1\r\nHost: localhost\r\n"
+          . "Content-Type: application/json\r\n"
+          . "Content-Length: " . length($body) . "\r\n\r\n$body";
+my $shared;
+for my $try (1 .. 10) {
+    my @socks = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                              Proto => 'tcp')
+            or die "connect: $!\n"
+    } 1 .. 8;
+    syswrite($_, $req) for @socks;
+    for my $s (@socks) {
+        my $answer = '';
+        while ($answer !~ /\r\n\r\n.*\}\n/s) {
+            sysread($s, $answer, 4096, length $answer) or last;
+        }
+        die "a submit answered: $answer\n" unless $answer =~ m{^HTTP/1.1 202};
+        close $s;
+    }
+    open my $fh, '<', $log or die "$log: $!\n";
+    $shared = grep { /a task of ([2-9]|\d\d+) tiny parts/ } <$fh>;
+    last if $shared;
+}
+die "no task carried two tiny parts in 10 tries\n" unless $shared;
+$block->set_value("request", "GET /sumPrime/placeholder");
+--- request
+GET /sumPrime/placeholder
+--- error_code: 404
