@@ -455,8 +455,8 @@ in one cycle of its event loop ride on one task, posted at its end.
 package main;
 use IO::Socket::INET ();
 my $port = $ENV{TEST_NGINX_SERVER_PORT};
-my $log = "$ENV{TEST_NGINX_SERVROOT}/logs/error.log";
-$log = "$FindBin::Bin/servroot/logs/error.log" unless -e $log;
+my $log = ($ENV{TEST_NGINX_SERVROOT} // "$FindBin::Bin/servroot")
+          . '/logs/error.log';
 my $body = '{"a":1,"b":100}';
 my $req = "POST /sumPrime HTTP/1.1\r\nHost: localhost\r\n"
           . "Content-Type: application/json\r\n"
