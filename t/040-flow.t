@@ -18,6 +18,23 @@ workers(2);
 our $LongJob = '300000000000000';
 our $LongJobSum = '1370825181594023992349592711';
 
+# a second NGINX, one worker, whose pool has one thread and a queue of one
+sub start_solo {
+    return ap_start_instance(
+        name => 'second',
+        main => 'thread_pool solo threads=1 max_queue=1;',
+        location => 'async_primes_thread_pool solo;
+                     async_primes_max_number 18446744073709551615;');
+}
+
+# its thread busy with a job of about a second, its queue full with
+# another: returns their ids
+sub fill_solo {
+    my ($port) = @_;
+    return (ap_post_job($port, 1, 100000000000000),
+            ap_post_job($port, 1000000000000, 1000100000000));
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -316,11 +333,7 @@ tiny job takes the queue's slot, the next 16 ride on its task, the one
 after them finds the queue full.
 --- init
 package main;
-my ($dir, $port) = ap_start_instance(
-    name => 'second',
-    main => 'thread_pool solo threads=1 max_queue=1;',
-    location => 'async_primes_thread_pool solo;
-                 async_primes_max_number 18446744073709551615;');
+my ($dir, $port) = start_solo();
 my (@ids, @status);
 my $err;
 eval {
@@ -365,15 +378,10 @@ The tiny job's task is posted at the end of the event loop's cycle and
 refused there: the job is stored as any other and refused then.
 --- init
 package main;
-my ($dir, $port) = ap_start_instance(
-    name => 'second',
-    main => 'thread_pool solo threads=1 max_queue=1;',
-    location => 'async_primes_thread_pool solo;
-                 async_primes_max_number 18446744073709551615;');
+my ($dir, $port) = start_solo();
 my $err;
 eval {
-    my $long = ap_post_job($port, 1, 100000000000000);
-    my $queued = ap_post_job($port, 1000000000000, 1000100000000);
+    my ($long, $queued) = fill_solo($port);
     my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
                     '{"a":1,"b":100}',
                     { 'Content-Type' => 'application/json' });
@@ -409,16 +417,11 @@ Its task is posted as it is made, not at the end of the cycle: the 503
 comes before any 202 could, and the key is free again.
 --- init
 package main;
-my ($dir, $port) = ap_start_instance(
-    name => 'second',
-    main => 'thread_pool solo threads=1 max_queue=1;',
-    location => 'async_primes_thread_pool solo;
-                 async_primes_max_number 18446744073709551615;');
+my ($dir, $port) = start_solo();
 my $err;
 eval {
     my $key = "t040-14-$$-" . time;
-    my $long = ap_post_job($port, 1, 100000000000000);
-    my $queued = ap_post_job($port, 1000000000000, 1000100000000);
+    my ($long, $queued) = fill_solo($port);
     my $r = ap_http('POST', "http://127.0.0.1:$port/sumPrime",
                     '{"a":1,"b":100}',
                     { 'Content-Type' => 'application/json',

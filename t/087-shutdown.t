@@ -78,6 +78,39 @@ sub quit_b {
         or die "B did not exit within ${secs}s of QUIT\n";
 }
 
+# B with a thread pool of one thread and a queue of one; returns its
+# directory, port and worker's pid
+sub start_b_narrow {
+    my ($dir, $port) = ap_start_instance(
+        name => 'b',
+        main => 'thread_pool tiny threads=1 max_queue=1;',
+        location => 'async_primes_thread_pool tiny;');
+    my ($worker) = ap_nginx_workers($dir);
+    return ($dir, $port, $worker);
+}
+
+# stops B fast (TERM) and dies unless it left $jobs jobs to the threads
+# holding their parts, cleanly: no alert, no report of AddressSanitizer
+sub fast_stop_leaves {
+    my ($dir, $worker, $jobs) = @_;
+    my $master = ap_nginx_master($dir);
+    kill 'TERM', $master;
+    ap_wait_gone($master, 5) or die "B did not exit within 5s of TERM\n";
+
+    die "B did not leave its $jobs jobs to the threads\n"
+        unless ap_log_count($dir,
+            qr/$jobs jobs left to the threads still holding their parts/);
+
+    # under the sanitizers the leak check at exit can outlast the second
+    # the master gives a worker to stop: it is killed then, not crashed
+    my $alert = ap_sanitized() ? qr/\[alert\](?!.*exited on signal 9$)/
+                               : qr/\[alert\]/;
+    die "B logged an alert\n" if ap_log_count($dir, $alert);
+
+    my $asan = sanitizer_errors($worker);
+    die "AddressSanitizer in B's worker:\n$asan" if $asan;
+}
+
 # what AddressSanitizer reported for a process of B, if anything
 sub sanitizer_errors {
     my ($pid) = @_;
@@ -213,11 +246,7 @@ die $err if $err;
 === TEST 4: a fast stop with the thread pool's queue full: the jobs threads still hold are left to them, not freed
 --- init
 package main;
-my ($dir, $port) = ap_start_instance(
-    name => 'b',
-    main => 'thread_pool tiny threads=1 max_queue=1;',
-    location => 'async_primes_thread_pool tiny;');
-my ($worker) = ap_nginx_workers($dir);
+my ($dir, $port, $worker) = start_b_narrow();
 my $err;
 eval {
     # one job computing, one in the full queue
@@ -226,22 +255,7 @@ eval {
     ap_post_job($port, 2, $main::LongJob);
     select(undef, undef, undef, 0.2);
 
-    my $master = ap_nginx_master($dir);
-    kill 'TERM', $master;
-    ap_wait_gone($master, 5) or die "B did not exit within 5s of TERM\n";
-
-    die "B did not leave its 2 jobs to the threads\n"
-        unless ap_log_count($dir,
-                   qr/2 jobs left to the threads still holding their parts/);
-
-    # under the sanitizers the leak check at exit can outlast the second
-    # the master gives a worker to stop: it is killed then, not crashed
-    my $alert = ap_sanitized() ? qr/\[alert\](?!.*exited on signal 9$)/
-                               : qr/\[alert\]/;
-    die "B logged an alert\n" if ap_log_count($dir, $alert);
-
-    my $asan = sanitizer_errors($worker);
-    die "AddressSanitizer in B's worker:\n$asan" if $asan;
+    fast_stop_leaves($dir, $worker, 2);
 };
 $err = $@;
 eval { ap_stop_nginx($dir) };
@@ -252,11 +266,7 @@ die $err if $err;
 === TEST 5: a fast stop with tiny jobs riding on a queued task: left to the thread with it, not freed
 --- init
 package main;
-my ($dir, $port) = ap_start_instance(
-    name => 'b',
-    main => 'thread_pool tiny threads=1 max_queue=1;',
-    location => 'async_primes_thread_pool tiny;');
-my ($worker) = ap_nginx_workers($dir);
+my ($dir, $port, $worker) = start_b_narrow();
 my $err;
 eval {
     # one job computing, a tiny one queued and three riding on its task
@@ -264,20 +274,7 @@ eval {
     select(undef, undef, undef, 0.2);
     ap_post_job($port, 1, 100 + $_) for 1 .. 4;
 
-    my $master = ap_nginx_master($dir);
-    kill 'TERM', $master;
-    ap_wait_gone($master, 5) or die "B did not exit within 5s of TERM\n";
-
-    die "B did not leave its 5 jobs to the threads\n"
-        unless ap_log_count($dir,
-                   qr/5 jobs left to the threads still holding their parts/);
-
-    my $alert = ap_sanitized() ? qr/\[alert\](?!.*exited on signal 9$)/
-                               : qr/\[alert\]/;
-    die "B logged an alert\n" if ap_log_count($dir, $alert);
-
-    my $asan = sanitizer_errors($worker);
-    die "AddressSanitizer in B's worker:\n$asan" if $asan;
+    fast_stop_leaves($dir, $worker, 5);
 };
 $err = $@;
 eval { ap_stop_nginx($dir) };
