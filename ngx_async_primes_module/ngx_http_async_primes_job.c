@@ -1230,9 +1230,13 @@ ngx_http_async_primes_pool_flush(ngx_event_t *ev)
 
     ngx_http_async_primes_pool_full(pool);
 
-    /* no thread has seen the carrier: its riders are the event loop's */
+    /*
+     * No thread has seen the carrier: its riders are the event loop's, and
+     * its part, posted again later, must not carry them.
+     */
 
     rider = carrier->riders;
+    carrier->riders = NULL;
 
     ngx_http_async_primes_part_unpost(carrier);
 
