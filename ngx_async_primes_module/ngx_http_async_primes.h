@@ -502,10 +502,8 @@ void ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);
 
 /* module */
-ngx_uint_t ngx_http_async_primes_thread_lower(ngx_int_t priority,
-    ngx_log_t *log);
-void ngx_http_async_primes_thread_restore(ngx_int_t priority,
-    ngx_log_t *log);
+ngx_uint_t ngx_http_async_primes_thread_lower(ngx_int_t priority);
+void ngx_http_async_primes_thread_restore(ngx_int_t priority);
 void ngx_http_async_primes_thread_report(ngx_log_t *log);
 
 

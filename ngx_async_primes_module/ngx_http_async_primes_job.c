@@ -93,7 +93,7 @@ static ngx_int_t ngx_http_async_primes_part_ride(
     ngx_http_async_primes_pool_t *pool, ngx_http_async_primes_part_t *part);
 static void ngx_http_async_primes_job_thread(void *data, ngx_log_t *log);
 static void ngx_http_async_primes_part_compute(
-    ngx_http_async_primes_part_t *part, ngx_log_t *log);
+    ngx_http_async_primes_part_t *part);
 static void ngx_http_async_primes_job_computed(ngx_event_t *ev);
 static void ngx_http_async_primes_part_computed(
     ngx_http_async_primes_part_t *part);
@@ -1319,7 +1319,7 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
 
     ngx_http_async_primes_part_t  *rider, *next, *taken;
 
-    ngx_http_async_primes_part_compute(part, log);
+    ngx_http_async_primes_part_compute(part);
 
     if (!part->tiny) {
         return;
@@ -1345,14 +1345,13 @@ ngx_http_async_primes_job_thread(void *data, ngx_log_t *log)
     part->taken = taken;
 
     for (rider = taken; rider != NULL; rider = rider->next) {
-        ngx_http_async_primes_part_compute(rider, log);
+        ngx_http_async_primes_part_compute(rider);
     }
 }
 
 
 static void
-ngx_http_async_primes_part_compute(ngx_http_async_primes_part_t *part,
-    ngx_log_t *log)
+ngx_http_async_primes_part_compute(ngx_http_async_primes_part_t *part)
 {
     ngx_uint_t  lowered;
 
@@ -1363,7 +1362,7 @@ ngx_http_async_primes_part_compute(ngx_http_async_primes_part_t *part,
 
     lowered = part->lower
               && !__atomic_load_n(&part->sum_ctx.stop, __ATOMIC_RELAXED)
-              && ngx_http_async_primes_thread_lower(part->priority, log);
+              && ngx_http_async_primes_thread_lower(part->priority);
 
     if (part->plan != NULL) {
         part->rc = ngx_async_primes_sum_share(part->plan, &part->sum,
@@ -1375,7 +1374,7 @@ ngx_http_async_primes_part_compute(ngx_http_async_primes_part_t *part,
     }
 
     if (lowered) {
-        ngx_http_async_primes_thread_restore(part->priority, log);
+        ngx_http_async_primes_thread_restore(part->priority);
     }
 }
 

@@ -959,7 +959,7 @@ ngx_http_async_primes_check_jobs(ngx_conf_t *cf, void *post, void *data)
  */
 
 ngx_uint_t
-ngx_http_async_primes_thread_lower(ngx_int_t priority, ngx_log_t *log)
+ngx_http_async_primes_thread_lower(ngx_int_t priority)
 {
 #if (NGX_LINUX)
     int                 rc;
@@ -1009,7 +1009,7 @@ ngx_http_async_primes_thread_lower(ngx_int_t priority, ngx_log_t *log)
 
 
 void
-ngx_http_async_primes_thread_restore(ngx_int_t priority, ngx_log_t *log)
+ngx_http_async_primes_thread_restore(ngx_int_t priority)
 {
 #if (NGX_LINUX)
     int                 rc;
