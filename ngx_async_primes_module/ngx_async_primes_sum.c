@@ -63,9 +63,9 @@
 /*
  * The segment of the sieve that makes the sieving primes: 64 KiB, twice
  * the L1 cache, visited half as often by its medium primes as at 32 KiB.
- * CPU time of the windows of 10^8 near 2^64 and at 10^18, best of five:
- * 1.78 and 0.54 s, against 1.88 and 0.63 s at 32 KiB; 128 and 256 KiB
- * were slower than 64 KiB.
+ * bench/engine.c, builds alternating: [2^64 - 10^8, 2^64 - 1] in 1.02 of
+ * primesieve's time, against 1.09 twice at 32 KiB; 128 and 256 KiB were
+ * slower than 64 KiB (CPU time of that window, best of five).
  */
 #define NGX_ASYNC_PRIMES_SUM_SOURCE_SHIFT 16
 
