@@ -5,8 +5,7 @@
 
 
 #include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
+#include <pthread.h>
 
 #include <openssl/rand.h>
 
@@ -18,7 +17,8 @@
  * microsecond or so (OpenSSL 3 finds its generator again on every call),
  * as much as the rest of a small request.  The random bytes stay the
  * process's own: a child of fork() draws new ones instead of handing out
- * the ids its parent will.  Not for several threads at once.
+ * the ids its parent will, told by a pthread_atfork() handler rather than
+ * by getpid(), a system call on every id.  Not for several threads at once.
  */
 
 #define NGX_ASYNC_PRIMES_ID_BATCH  128
@@ -27,21 +27,33 @@
 static unsigned char  ngx_async_primes_id_random[NGX_ASYNC_PRIMES_ID_BATCH
                                                  * 16];
 static size_t         ngx_async_primes_id_left;
-static pid_t          ngx_async_primes_id_pid;
+static int            ngx_async_primes_id_watching;
+
+
+static void
+ngx_async_primes_id_forget(void)
+{
+    ngx_async_primes_id_left = 0;
+}
 
 
 int
 ngx_async_primes_id_generate(unsigned char *id)
 {
     size_t          i, n;
-    pid_t           pid;
     unsigned char  *bytes;
 
     static const char  hex[] = "0123456789abcdef";
 
-    pid = getpid();
+    if (ngx_async_primes_id_left == 0) {
 
-    if (ngx_async_primes_id_left == 0 || pid != ngx_async_primes_id_pid) {
+        if (!ngx_async_primes_id_watching) {
+            if (pthread_atfork(NULL, NULL, ngx_async_primes_id_forget) != 0) {
+                return -1;
+            }
+
+            ngx_async_primes_id_watching = 1;
+        }
 
         if (RAND_bytes(ngx_async_primes_id_random,
                        sizeof(ngx_async_primes_id_random))
@@ -52,7 +64,6 @@ ngx_async_primes_id_generate(unsigned char *id)
         }
 
         ngx_async_primes_id_left = NGX_ASYNC_PRIMES_ID_BATCH;
-        ngx_async_primes_id_pid = pid;
     }
 
     bytes = ngx_async_primes_id_random + --ngx_async_primes_id_left * 16;
