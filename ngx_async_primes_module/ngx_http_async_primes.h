@@ -496,7 +496,8 @@ ngx_int_t ngx_http_async_primes_cache_get(
     ngx_http_async_primes_main_conf_t *amcf, const u_char *id,
     ngx_pool_t *pool, ngx_str_t *doc);
 void ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
-    const u_char *id, const u_char *doc, size_t len, ngx_msec_t expires);
+    const u_char *id, const u_char *doc, size_t len, ngx_msec_t expires,
+    ngx_uint_t replace);
 
 /* filter */
 ngx_int_t ngx_http_async_primes_filter_init(ngx_conf_t *cf);

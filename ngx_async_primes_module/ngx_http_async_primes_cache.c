@@ -222,13 +222,15 @@ done:
 
 /*
  * Keeps the final record of job id until expires (ngx_current_msec's
- * clock).  A record that does not fit, even after the oldest entries made
- * room, is simply not kept: Redis has it.
+ * clock), in place of the entry it may have with replace.  A record that
+ * does not fit, even after the oldest entries made room, is simply not
+ * kept: Redis has it.
  */
 
 void
 ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
-    const u_char *id, const u_char *doc, size_t len, ngx_msec_t expires)
+    const u_char *id, const u_char *doc, size_t len, ngx_msec_t expires,
+    ngx_uint_t replace)
 {
     size_t                               size;
     uint32_t                             hash;
@@ -246,10 +248,12 @@ ngx_http_async_primes_cache_put(ngx_http_async_primes_main_conf_t *amcf,
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     /* a job taken over, or written again, replaces its entry */
-    cn = ngx_http_async_primes_cache_lookup(cache, id, hash);
+    if (replace) {
+        cn = ngx_http_async_primes_cache_lookup(cache, id, hash);
 
-    if (cn) {
-        ngx_http_async_primes_cache_delete(cache, cn);
+        if (cn) {
+            ngx_http_async_primes_cache_delete(cache, cn);
+        }
     }
 
     ngx_http_async_primes_cache_expire(cache, 0);

@@ -64,7 +64,7 @@ static void ngx_http_async_primes_job_unstored(
 static void ngx_http_async_primes_job_early_written(void *data,
     redisReply *reply);
 static void ngx_http_async_primes_job_landed(
-    ngx_http_async_primes_job_t *job);
+    ngx_http_async_primes_job_t *job, ngx_uint_t first);
 static void ngx_http_async_primes_job_accepted(
     ngx_http_async_primes_job_t *job);
 static void ngx_http_async_primes_job_respond(ngx_event_t *ev);
@@ -734,7 +734,7 @@ ngx_http_async_primes_job_known(ngx_http_async_primes_job_t *job,
 
             ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
                                             job->doc_len,
-                                            job->leased + job->ttl);
+                                            job->leased + job->ttl, 1);
         }
 
         ngx_http_async_primes_job_answer(job, NGX_HTTP_OK,
@@ -1837,18 +1837,22 @@ ngx_http_async_primes_job_early_written(void *data, redisReply *reply)
 
     ngx_http_async_primes_count(NGX_HTTP_ASYNC_PRIMES_SUBMITTED);
 
-    ngx_http_async_primes_job_landed(job);
+    /* its id was drawn for this submit: nothing is cached under it */
+    ngx_http_async_primes_job_landed(job, 1);
     ngx_http_async_primes_job_finish(job);
 }
 
 
 /*
  * The final record is in Redis: it is cached, counted, and a submit that
- * waits gets it (200, for "Prefer: wait"), or its 202 (a tiny job).
+ * waits gets it (200, for "Prefer: wait"), or its 202 (a tiny job).  With
+ * first, the record is the job's first: the cache need not look for an
+ * entry to replace.
  */
 
 static void
-ngx_http_async_primes_job_landed(ngx_http_async_primes_job_t *job)
+ngx_http_async_primes_job_landed(ngx_http_async_primes_job_t *job,
+    ngx_uint_t first)
 {
     u_char                       *doc;
     ngx_http_async_primes_ctx_t  *ctx;
@@ -1857,7 +1861,7 @@ ngx_http_async_primes_job_landed(ngx_http_async_primes_job_t *job)
     if (job->amcf->cache) {
         ngx_http_async_primes_cache_put(job->amcf, job->id, job->doc,
                                         job->doc_len,
-                                        job->written + job->ttl);
+                                        job->written + job->ttl, !first);
     }
 
     ngx_http_async_primes_count(job->cancelled
@@ -1906,7 +1910,7 @@ ngx_http_async_primes_job_written(void *data, redisReply *reply)
         && (reply->type == REDIS_REPLY_STATUS
             || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)))
     {
-        ngx_http_async_primes_job_landed(job);
+        ngx_http_async_primes_job_landed(job, 0);
         ngx_http_async_primes_job_finish(job);
         return;
     }
