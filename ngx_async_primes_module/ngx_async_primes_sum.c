@@ -1865,17 +1865,23 @@ ngx_async_primes_presieve(ngx_async_primes_sieve_t *s)
 
 
 /*
- * A small prime crosses off 8 strides of p bytes, one for each residue of
- * the cofactor mod 30: a simple loop that the prefetcher follows.
+ * A small prime crosses off its multiples one turn of the wheel, p bytes,
+ * at a time: the eight cofactors prime to 30 of a turn lie at fixed
+ * distances d[k] from its first byte.  The segment is swept once for each
+ * prime rather than once for each residue: with a 64 KiB segment, larger
+ * than the first-level cache, the window below 2^64 takes 3 to 5% less
+ * time (bench/engine.c).
  */
 
 static void
 ngx_async_primes_cross_small(ngx_async_primes_sieve_t *s)
 {
     size_t                     i, k;
-    uint8_t                   *seg, mask;
-    uint32_t                   wi, best_wi;
-    uint64_t                   p, q, x, pos, len, best;
+    uint8_t                   *seg, *t, m[8];
+    uint8_t                    m0, m1, m2, m3, m4, m5, m6, m7;
+    uint32_t                   wi, w[8];
+    uint64_t                   p, q, x, pos, len, d[8];
+    uint64_t                   d1, d2, d3, d4, d5, d6, d7;
     ngx_async_primes_prime_t  *e;
 
     seg = s->seg;
@@ -1889,37 +1895,60 @@ ngx_async_primes_cross_small(ngx_async_primes_sieve_t *s)
         pos = e->pos & NGX_ASYNC_PRIMES_SUM_POS_MASK;
         wi = e->pos >> NGX_ASYNC_PRIMES_SUM_POS_BITS;
 
-        best = UINT64_MAX;
-        best_wi = 0;
+        /* the next multiple is the first of its turn: d[0] is 0 */
+
+        x = pos;
 
         for (k = 0; k < 8; k++) {
-            mask = ngx_async_primes_wheel[wi].mask;
-
-            for (x = pos; x + 3 * p < len; x += 4 * p) {
-                seg[x] &= mask;
-                seg[x + p] &= mask;
-                seg[x + 2 * p] &= mask;
-                seg[x + 3 * p] &= mask;
-            }
-
-            for ( /* void */ ; x < len; x += p) {
-                seg[x] &= mask;
-            }
-
-            /* the first multiple past the segment is the next one */
-
-            if (x < best) {
-                best = x;
-                best_wi = wi;
-            }
+            d[k] = pos - x;
+            m[k] = ngx_async_primes_wheel[wi].mask;
+            w[k] = wi;
 
             pos += q * ngx_async_primes_wheel[wi].dq
                    + ngx_async_primes_wheel[wi].corr;
             wi = (wi & 56) | ((wi + 1) & 7);
         }
 
-        e->pos = (uint32_t) (best - len)
-                 | best_wi << NGX_ASYNC_PRIMES_SUM_POS_BITS;
+        /* in scalars, which the stores to the segment cannot alias */
+
+        d1 = d[1];
+        d2 = d[2];
+        d3 = d[3];
+        d4 = d[4];
+        d5 = d[5];
+        d6 = d[6];
+        d7 = d[7];
+
+        m0 = m[0];
+        m1 = m[1];
+        m2 = m[2];
+        m3 = m[3];
+        m4 = m[4];
+        m5 = m[5];
+        m6 = m[6];
+        m7 = m[7];
+
+        for ( /* void */ ; x + d7 < len; x += p) {
+            t = seg + x;
+
+            t[0] &= m0;
+            t[d1] &= m1;
+            t[d2] &= m2;
+            t[d3] &= m3;
+            t[d4] &= m4;
+            t[d5] &= m5;
+            t[d6] &= m6;
+            t[d7] &= m7;
+        }
+
+        /* the turn the segment ends in; its first multiple past is next */
+
+        for (k = 0; x + d[k] < len; k++) {
+            seg[x + d[k]] &= m[k];
+        }
+
+        e->pos = (uint32_t) (x + d[k] - len)
+                 | w[k] << NGX_ASYNC_PRIMES_SUM_POS_BITS;
     }
 }
 
